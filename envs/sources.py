@@ -1,0 +1,3 @@
+"""Imports every built-in environment module so that each registers itself."""
+
+# One import per module; each module calls register_env / register_provider.

@@ -1,0 +1,3 @@
+"""Imports every built-in verifier module so that each registers itself."""
+
+# One import per module; each module registers its verifiers with @register_verifier.
