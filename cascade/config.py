@@ -1,0 +1,267 @@
+"""The cascade YAML schema (pydantic) and its loader.
+
+Every mistake in a config file is reported as ``file: key.path: problem`` and the CLI
+exits with status 2 before anything runs. Trainer sections pass through to TRL's config
+dataclasses; their keys and value types are checked against those dataclasses here, so a
+typo in ``learning_rate`` fails at load time rather than an hour into a run.
+"""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+
+class ConfigError(ValueError):
+    """A config problem, already phrased as ``file: key.path: problem``."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class TinyPolicy(_Strict):
+    """Shape of the tiny CI ZAYA (a few hundred thousand parameters)."""
+
+    vocab_size: int = 1024
+    hidden_size: int = 64
+    num_hidden_layers: int = Field(2, ge=2)
+    num_attention_heads: int = 2
+    num_key_value_heads: int = 1
+    head_dim: int = 32
+    moe_intermediate_size: int = 64
+    num_experts: int = Field(4, ge=4)
+    router_hidden_size: int = 16
+    max_position_embeddings: int = 1024
+
+
+class LoraSettings(_Strict):
+    enabled: bool = False
+    r: int = 8
+    alpha: int = 16
+    dropout: float = 0.0
+    target_modules: list[str] | str = "all-linear"
+
+
+class PolicyConfig(_Strict):
+    """``name_or_path: tiny`` builds the tiny ZAYA offline; anything else is a local path or hub id."""
+
+    name_or_path: str = "tiny"
+    tiny: TinyPolicy = TinyPolicy()
+    dtype: Literal["float32", "bfloat16", "float16", "auto"] = "float32"
+    trust_remote_code: bool = False
+    lora: LoraSettings = LoraSettings()
+
+
+class RaySettings(_Strict):
+    """``address: null`` starts an embedded local cluster; otherwise join (``RAY_ADDRESS`` also works)."""
+
+    address: str | None = None
+    num_cpus: int | None = None
+    num_gpus: int | None = None
+    include_dashboard: bool = False
+    log_to_driver: bool = True
+    verifier_workers: int = Field(2, ge=1)
+    verifier_timeout_s: float = Field(30.0, gt=0)
+    generator_workers: int = Field(1, ge=1)
+    generator_timeout_s: float = Field(20.0, gt=0)
+
+
+class Resources(_Strict):
+    num_cpus: float = 1
+    num_gpus: float = 0
+
+
+class EnvSpec(_Strict):
+    """One prompt source: an env id, its sampling weight and constructor options."""
+
+    id: str
+    weight: float = Field(1.0, gt=0)
+    difficulty: int = 0
+    options: dict[str, Any] = {}
+
+
+class RewardSpec(_Strict):
+    """A reward function. ``task`` scores each completion with the verifier its Task names."""
+
+    name: str = "task"
+    weight: float = 1.0
+    options: dict[str, Any] = {}
+
+
+class CurriculumSpec(_Strict):
+    kind: Literal["fixed", "rlve", "zaya"] = "fixed"
+    options: dict[str, Any] = {}
+
+
+class PassRateFilter(_Strict):
+    """Report §VII-D: keep prompts whose pass rate under the incoming policy is in [min, max]."""
+
+    enabled: bool = False
+    num_prompts: int = Field(32, ge=1)
+    num_generations: int = Field(4, ge=1)
+    min_pass: float = Field(0.0, ge=0, le=1)
+    max_pass: float = Field(0.75, ge=0, le=1)
+    max_new_tokens: int = 64
+
+
+class StageConfig(_Strict):
+    """One stage: its kind picks defaults from ``stages/``; every field here overrides them."""
+
+    name: str
+    kind: str
+    envs: list[EnvSpec] | None = None
+    rewards: list[RewardSpec] | None = None
+    curriculum: CurriculumSpec | None = None
+    filter: PassRateFilter = PassRateFilter()
+    trainer: dict[str, Any] = {}
+    resources: Resources = Resources()
+    num_tasks: int = Field(512, ge=1)
+
+    @field_validator("name")
+    @classmethod
+    def _name_is_a_dir_name(cls, v: str) -> str:
+        if not v or "/" in v or v.startswith("."):
+            raise ValueError("must be a plain directory name")
+        return v
+
+    @field_validator("kind")
+    @classmethod
+    def _known_kind(cls, v: str) -> str:
+        from stages import STAGE_KINDS
+
+        if v not in STAGE_KINDS:
+            raise ValueError(f"unknown stage kind {v!r} (known: {', '.join(sorted(STAGE_KINDS))})")
+        return v
+
+
+class CascadeConfig(_Strict):
+    run_dir: str
+    seed: int = 0
+    ray: RaySettings = RaySettings()
+    policy: PolicyConfig = PolicyConfig()
+    trainer: dict[str, Any] = {}
+    stages: list[StageConfig] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _unique_stage_names(self) -> "CascadeConfig":
+        names = [s.name for s in self.stages]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise ValueError(f"stage names must be unique; repeated: {', '.join(dupes)}")
+        return self
+
+    def stage(self, name: str) -> StageConfig:
+        for s in self.stages:
+            if s.name == name:
+                return s
+        raise ConfigError(f"no stage named {name!r} (stages: {', '.join(s.name for s in self.stages)})")
+
+
+# ---------------------------------------------------------------- loading
+
+
+def _format_loc(loc: tuple[Any, ...]) -> str:
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out or "<root>"
+
+
+def apply_overrides(data: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
+    """Apply ``key.path=value`` overrides; values are parsed as YAML (``3``, ``true``, ``[a, b]``).
+
+    A numeric path part indexes a list, and a stage may be named instead of indexed:
+    ``stages.sft.trainer.max_steps=2``.
+    """
+    data = copy.deepcopy(data)
+    for item in overrides:
+        if "=" not in item:
+            raise ConfigError(f"--set {item!r}: expected key.path=value")
+        path, raw = item.split("=", 1)
+        keys = [k for k in path.strip().split(".") if k]
+        if not keys:
+            raise ConfigError(f"--set {item!r}: empty key path")
+        node: Any = data
+        for i, key in enumerate(keys):
+            last = i == len(keys) - 1
+            if isinstance(node, list):
+                idx = _list_index(node, key, item)
+                if last:
+                    node[idx] = yaml.safe_load(raw)
+                else:
+                    node = node[idx]
+            elif isinstance(node, dict):
+                if last:
+                    node[key] = yaml.safe_load(raw)
+                else:
+                    node = node.setdefault(key, {})
+            else:
+                raise ConfigError(f"--set {item!r}: {'.'.join(keys[:i])} is not a mapping or list")
+    return data
+
+
+def _list_index(node: list[Any], key: str, item: str) -> int:
+    if key.isdigit() and int(key) < len(node):
+        return int(key)
+    for j, entry in enumerate(node):
+        if isinstance(entry, dict) and entry.get("name") == key:
+            return j
+    raise ConfigError(f"--set {item!r}: no list entry {key!r}")
+
+
+def load_config(path: str | Path, overrides: list[str] | None = None) -> CascadeConfig:
+    """Read, override, validate and check a cascade YAML; raise ConfigError naming file and key."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"{path}: no such config file")
+    try:
+        data = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: invalid YAML: {exc}") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: <root>: expected a mapping, got {type(data).__name__}")
+    try:
+        data = apply_overrides(data, overrides or [])
+    except ConfigError as exc:
+        raise ConfigError(f"{path}: {exc}") from None
+    try:
+        cfg = CascadeConfig.model_validate(data)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        more = f" (and {len(exc.errors()) - 1} more)" if len(exc.errors()) > 1 else ""
+        raise ConfigError(f"{path}: {_format_loc(err['loc'])}: {err['msg']}{more}") from None
+    check_semantics(cfg, str(path))
+    return cfg
+
+
+def check_semantics(cfg: CascadeConfig, source: str) -> None:
+    """Checks pydantic cannot express: trainer keys, env ids, verifier names, local files."""
+    from cascade.trainer_config import check_trainer_section
+    from stages import get_stage_kind
+
+    def fail(loc: str, msg: str) -> None:
+        raise ConfigError(f"{source}: {loc}: {msg}")
+
+    for key, msg in check_trainer_section(cfg.trainer, kind=None):
+        fail(f"trainer.{key}", msg)
+    for i, stage in enumerate(cfg.stages):
+        kind = get_stage_kind(stage.kind)
+        for key, msg in check_trainer_section(stage.trainer, kind=kind.trainer):
+            fail(f"stages[{i}].trainer.{key}", msg)
+        for j, env in enumerate(stage.envs or []):
+            for key, value in env.options.items():
+                if key.endswith("path") and isinstance(value, str) and not Path(value).exists():
+                    fail(f"stages[{i}].envs[{j}].options.{key}", f"no such file: {value}")
+    policy = cfg.policy.name_or_path
+    if policy != "tiny" and (policy.startswith((".", "/")) and not Path(policy).exists()):
+        fail("policy.name_or_path", f"no such path: {policy}")
+
+
+def dump_config(cfg: CascadeConfig) -> str:
+    """The resolved config as YAML, as written into the run dir."""
+    return yaml.safe_dump(cfg.model_dump(mode="json"), sort_keys=False)
