@@ -1,3 +1,5 @@
 """Imports every built-in verifier module so that each registers itself."""
 
 # One import per module; each module registers its verifiers with @register_verifier.
+import verifiers.answer  # noqa: F401
+import verifiers.instructions  # noqa: F401
