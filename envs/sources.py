@@ -1,3 +1,4 @@
 """Imports every built-in environment module so that each registers itself."""
 
 # One import per module; each module calls register_env / register_provider.
+import envs.arithmetic  # noqa: F401

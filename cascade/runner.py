@@ -1,0 +1,151 @@
+"""Run one stage: policy in, TRL trainer over the stage's task stream, HF checkpoint out.
+
+This module wires pieces together and owns no training logic: SFT is TRL's SFTTrainer,
+RL is TRL's GRPOTrainer (through ``CascadeGRPOTrainer`` for the recipe switches).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from pathlib import Path
+from typing import Any
+
+from datasets import Dataset, IterableDataset
+from transformers.trainer_utils import get_last_checkpoint
+
+from cascade.callbacks import MetricsCallback, StreamStateCallback, read_metrics
+from cascade.config import CascadeConfig, EnvSpec, RewardSpec, StageConfig
+from cascade.curricula import build_curriculum
+from cascade.policy import load_policy, save_policy
+from cascade.rewards import build_rewards
+from cascade.task_stream import TaskStream, as_chat
+from cascade.trainer_config import build_trainer_args
+from stages import StageKind, get_stage_kind
+
+log = logging.getLogger(__name__)
+
+
+def stage_dir(cfg: CascadeConfig, stage: StageConfig) -> Path:
+    return Path(cfg.run_dir) / stage.name
+
+
+def _fixed_args(stage_path: Path) -> dict[str, Any]:
+    """Settings that follow from the run layout, not from taste: logging, saving, no hub."""
+    return {
+        "report_to": "none",
+        "logging_steps": 1,
+        "save_strategy": "steps",
+        "save_total_limit": 2,
+        "push_to_hub": False,
+    }
+
+
+def _hardware_defaults() -> dict[str, Any]:
+    """TRL defaults to bf16, which a CPU-only machine rejects; the YAML can still override."""
+    import torch
+
+    return {} if torch.cuda.is_available() else {"use_cpu": True, "bf16": False}
+
+
+def _layers(cfg: CascadeConfig, kind: StageKind, stage: StageConfig) -> list[dict[str, Any]]:
+    return [_hardware_defaults(), kind.trainer_defaults, cfg.trainer, stage.trainer]
+
+
+def _env_specs(kind: StageKind, stage: StageConfig) -> list[EnvSpec]:
+    return stage.envs if stage.envs is not None else [EnvSpec(**e) for e in kind.envs]
+
+
+def run_stage(cfg: CascadeConfig, stage_name: str, init_checkpoint: str | None) -> dict[str, Any]:
+    """Train one stage and return its summary (steps, rewards, wall time, checkpoint)."""
+    stage = cfg.stage(stage_name)
+    kind = get_stage_kind(stage.kind)
+    path = stage_dir(cfg, stage)
+    path.mkdir(parents=True, exist_ok=True)
+    started = time.monotonic()
+    model, tokenizer = load_policy(cfg.policy, init_checkpoint, seed=cfg.seed)
+    stream = TaskStream(_env_specs(kind, stage), seed=cfg.seed, curriculum=build_curriculum(stage, kind))
+    resume = get_last_checkpoint(str(path / "checkpoints")) if (path / "checkpoints").is_dir() else None
+    if kind.trainer == "sft":
+        trainer = _sft_trainer(cfg, kind, stage, path, model, tokenizer, stream)
+        pool = None
+    else:
+        trainer, pool = _grpo_trainer(cfg, kind, stage, path, model, tokenizer, stream, resume)
+    try:
+        trainer.train(resume_from_checkpoint=resume)
+    finally:
+        if pool is not None:
+            pool.close()
+    final = save_policy(trainer.model, tokenizer, path / "final")
+    (path / "task_stream.json").write_text(json.dumps(stream.state_dict(), indent=1))
+    return summarize(path, trainer.state.global_step, time.monotonic() - started, final, resumed=resume)
+
+
+def _sft_trainer(cfg, kind, stage, path, model, tokenizer, stream) -> Any:  # noqa: ANN001
+    from trl import SFTTrainer
+
+    rows = []
+    for _ in range(stage.num_tasks):
+        task = stream.next_task()
+        if task.reference is not None:
+            rows.append({"prompt": as_chat(task.prompt), "completion": [{"role": "assistant", "content": task.reference}]})
+    if not rows:
+        raise ValueError(f"stage {stage.name!r}: its environments produced no reference completions to train on")
+    args = build_trainer_args("sft", _layers(cfg, kind, stage), str(path / "checkpoints"), seed=cfg.seed, **_fixed_args(path))
+    return SFTTrainer(
+        model=model,
+        args=args,
+        train_dataset=Dataset.from_list(rows),
+        processing_class=tokenizer,
+        callbacks=[MetricsCallback(path / "metrics.jsonl")],
+    )
+
+
+def _verifier_pool(cfg: CascadeConfig, rewards: list[RewardSpec]) -> Any:
+    import ray
+
+    from verifiers.pool import LocalVerifierPool, RayVerifierPool
+
+    options = {r.name: r.options for r in rewards if r.options}
+    if ray.is_initialized():
+        return RayVerifierPool(cfg.ray.verifier_workers, cfg.ray.verifier_timeout_s, options)
+    return LocalVerifierPool(options)
+
+
+def _grpo_trainer(cfg, kind, stage, path, model, tokenizer, stream, resume) -> tuple[Any, Any]:  # noqa: ANN001
+    from cascade.recipe import CascadeGRPOTrainer
+
+    args = build_trainer_args("grpo", _layers(cfg, kind, stage), str(path / "checkpoints"), seed=cfg.seed, **_fixed_args(path))
+    reward_specs = stage.rewards if stage.rewards is not None else [RewardSpec(**r) for r in kind.rewards]
+    pool = _verifier_pool(cfg, reward_specs)
+    funcs, weights = build_rewards(reward_specs, pool, args.num_generations, stream)
+    args.reward_weights = weights
+    if resume is not None:
+        StreamStateCallback.restore(stream, Path(resume))
+    trainer = CascadeGRPOTrainer(
+        model=model,
+        reward_funcs=funcs,
+        args=args,
+        train_dataset=IterableDataset.from_generator(lambda: iter(stream)),
+        processing_class=tokenizer,
+        callbacks=[MetricsCallback(path / "metrics.jsonl", extra=stream.metrics), StreamStateCallback(stream)],
+    )
+    return trainer, pool
+
+
+def summarize(path: Path, steps: int, wall_s: float, final: Path, resumed: str | None) -> dict[str, Any]:
+    """The per-stage numbers the manifest and the end-of-run table show."""
+    records = [r for r in read_metrics(path / "metrics.jsonl") if "reward" in r or "loss" in r]
+    key = "reward" if any("reward" in r for r in records) else "loss"
+    values = [r[key] for r in records if key in r]
+    return {
+        "steps": steps,
+        "metric": key,
+        "start": values[0] if values else None,
+        "end": values[-1] if values else None,
+        "wall_s": round(wall_s, 2),
+        "checkpoint": str(final),
+        "resumed_from": resumed,
+        "metrics_file": str(path / "metrics.jsonl"),
+    }

@@ -1,0 +1,43 @@
+"""Stage kinds: small declarations of default envs, rewards and trainer settings.
+
+No training loop lives here; ``cascade.runner`` turns a declaration plus the YAML's
+overrides into a TRL trainer.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+
+@dataclass(frozen=True)
+class StageKind:
+    """What a stage kind trains on and how, before the YAML overrides anything."""
+
+    name: str
+    trainer: Literal["grpo", "sft"]
+    description: str
+    envs: list[dict[str, Any]]
+    rewards: list[dict[str, Any]] = field(default_factory=lambda: [{"name": "task"}])
+    curriculum: dict[str, Any] = field(default_factory=lambda: {"kind": "fixed"})
+    trainer_defaults: dict[str, Any] = field(default_factory=dict)
+
+
+STAGE_KINDS: dict[str, StageKind] = {}
+
+
+def register_stage(kind: StageKind) -> StageKind:
+    STAGE_KINDS[kind.name] = kind
+    return kind
+
+
+def get_stage_kind(name: str) -> StageKind:
+    if name not in STAGE_KINDS:
+        raise KeyError(f"unknown stage kind {name!r} (known: {', '.join(sorted(STAGE_KINDS))})")
+    return STAGE_KINDS[name]
+
+
+# The recipe shared by the verifiable-reward stages 1-3 (DESIGN.md): Dr-GRPO aggregation, no KL.
+VERIFIABLE_RL_DEFAULTS: dict[str, Any] = {"loss_type": "dr_grpo", "beta": 0.0}
+
+from stages import behavioral_rl, math_code_rl, reasoning_warmup, rlve_curriculum, sft  # noqa: E402,F401

@@ -1,0 +1,21 @@
+"""``reasoning_warmup`` (report stage 1): hard math plus puzzles, scored by their own verifiers.
+
+The report's mix was ~54% reasoning-gym-style puzzles, ~31% competition math and ~14%
+Enigmata-style puzzles, with prompts the incoming policy solves > 75% of the time dropped.
+"""
+
+from stages import VERIFIABLE_RL_DEFAULTS, StageKind, register_stage
+
+KIND = register_stage(
+    StageKind(
+        name="reasoning_warmup",
+        trainer="grpo",
+        description="math + reasoning-gym puzzles, pass-rate filtered (report stage 1)",
+        envs=[
+            {"id": "rg/basic_arithmetic", "weight": 0.54},
+            {"id": "data/math", "weight": 0.31, "options": {"path": "data/math/competition_sample.jsonl"}},
+            {"id": "rg/propositional_logic", "weight": 0.15},
+        ],
+        trainer_defaults={**VERIFIABLE_RL_DEFAULTS, "learning_rate": 1e-6},
+    )
+)

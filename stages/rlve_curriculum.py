@@ -1,0 +1,14 @@
+"""``rlve_curriculum`` (report stage 2): the RLVE-Gym environments with adaptive difficulty."""
+
+from stages import VERIFIABLE_RL_DEFAULTS, StageKind, register_stage
+
+KIND = register_stage(
+    StageKind(
+        name="rlve_curriculum",
+        trainer="grpo",
+        description="RLVE-Gym environments, difficulty adapted per environment (report stage 2)",
+        envs=[{"id": "rlve/Multiplication"}, {"id": "rlve/Division"}],
+        curriculum={"kind": "zaya"},
+        trainer_defaults={**VERIFIABLE_RL_DEFAULTS, "learning_rate": 1e-6},
+    )
+)
