@@ -1,0 +1,206 @@
+"""The ``cascade`` command line (typer).
+
+Bad input (config errors, unknown stages, verifiers or environments, unreadable payloads)
+exits with status 2 and one line on stderr, before anything runs.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, Any, NoReturn
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, help="The ZAYA1 RL post-training cascade.")
+envs_app = typer.Typer(no_args_is_help=True, help="List and sample environments.")
+app.add_typer(envs_app, name="envs")
+console = Console(stderr=True)
+
+SetOpt = Annotated[list[str] | None, typer.Option("--set", help="Override a config value: key.path=value")]
+
+
+def die(message: str) -> NoReturn:
+    """Bad invocation: one line on stderr, exit status 2."""
+    sys.stderr.write(f"error: {message}\n")
+    raise typer.Exit(2)
+
+
+def _load(config: Path, overrides: list[str] | None) -> Any:
+    from cascade.config import ConfigError, load_config
+
+    try:
+        return load_config(config, overrides or [])
+    except ConfigError as exc:
+        die(str(exc))
+
+
+@app.command()
+def run(
+    config: Path,
+    set_: SetOpt = None,
+    from_: Annotated[str | None, typer.Option("--from", help="Start at this stage (rerun it and the rest)")] = None,
+    until: Annotated[str | None, typer.Option(help="Stop after this stage")] = None,
+    fresh: Annotated[bool, typer.Option(help="Delete the run dir and start over")] = False,
+) -> None:
+    """Run the whole cascade in CONFIG (resumes a previous run in the same run_dir)."""
+    from cascade.config import ConfigError
+    from cascade.driver import run_cascade
+
+    cfg = _load(config, set_)
+    try:
+        manifest = run_cascade(cfg, start=from_, until=until, fresh=fresh, notify=console.print)
+    except ConfigError as exc:
+        die(str(exc))
+    _finish(cfg, manifest)
+
+
+@app.command()
+def stage(
+    config: Path,
+    name: str,
+    init: Annotated[str | None, typer.Option(help="Checkpoint to start from")] = None,
+    set_: SetOpt = None,
+) -> None:
+    """Run one stage of CONFIG (from --init, else the previous stage's checkpoint, else the policy)."""
+    from cascade.config import ConfigError
+    from cascade.driver import absolutize, prepare_run_dir, run_one, start_ray
+
+    cfg = absolutize(_load(config, set_))
+    try:
+        target = cfg.stage(name)
+    except ConfigError as exc:
+        die(str(exc))
+    if init is not None and not Path(init).exists():
+        die(f"--init {init}: no such checkpoint")
+    manifest = prepare_run_dir(cfg, fresh=False)
+    names = [s.name for s in cfg.stages]
+    if init is None:
+        earlier = names[: names.index(name)]
+        done = [n for n in earlier if manifest.is_done(n)]
+        init = manifest.stage(done[-1])["checkpoint"] if done else None
+    start_ray(cfg.ray)
+    console.print(f"{name} ({target.kind}) starting from {init or cfg.policy.name_or_path}")
+    run_one(cfg, manifest, target, init)
+    _finish(cfg, manifest, only=[name])
+
+
+def _finish(cfg: Any, manifest: Any, only: list[str] | None = None) -> None:
+    from cascade.report import write_report
+
+    print_summary(manifest, only)
+    try:
+        report = write_report(Path(cfg.run_dir))
+        console.print(f"report: {report}")
+    except Exception as exc:  # noqa: BLE001 - a plotting problem must not fail a finished run
+        console.print(f"[yellow]report not written: {exc}[/yellow]")
+
+
+def print_summary(manifest: Any, only: list[str] | None = None) -> None:
+    """The per-stage table: steps, mean reward at start and end, time, checkpoint."""
+    table = Table(title="cascade summary")
+    for col in ("stage", "status", "steps", "metric", "start", "end", "time (s)", "checkpoint"):
+        table.add_column(col)
+    fmt = lambda v: "-" if v is None else (f"{v:.3f}" if isinstance(v, float) else str(v))  # noqa: E731
+    for name in manifest.data.get("order", list(manifest.data["stages"])):
+        if only and name not in only:
+            continue
+        s = manifest.stage(name)
+        table.add_row(
+            name, s.get("status"), fmt(s.get("steps")), s.get("metric", "-"), fmt(s.get("start")),
+            fmt(s.get("end")), fmt(s.get("wall_s")), s.get("checkpoint", "-"),
+        )
+    Console().print(table)
+
+
+@envs_app.command("list")
+def envs_list(
+    source: Annotated[str | None, typer.Option(help="Only this source (rlve, rg, builtin, ...)")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON")] = False,
+) -> None:
+    """List registered environments with their source and difficulty range."""
+    from envs import list_envs
+
+    infos = list_envs(source)
+    if as_json:
+        print(json.dumps([i.to_dict() for i in infos]))
+        return
+    table = Table(title=f"{len(infos)} environments")
+    for col in ("env_id", "source", "difficulty"):
+        table.add_column(col)
+    for i in infos:
+        table.add_row(i.env_id, i.source, f"{i.min_difficulty}..{'' if i.max_difficulty is None else i.max_difficulty}")
+    Console().print(table)
+
+
+@envs_app.command("sample")
+def envs_sample(
+    env_id: str,
+    difficulty: int = 0,
+    seed: int = 0,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON")] = False,
+) -> None:
+    """Print the task ENV_ID gives for (difficulty, seed); the same arguments give the same task."""
+    from envs import UnknownEnvironmentError, get_env
+
+    try:
+        task = get_env(env_id).sample(seed=seed, difficulty=difficulty)
+    except UnknownEnvironmentError as exc:
+        die(str(exc))
+    if as_json:
+        print(task.to_json())
+    else:
+        Console().print(task.prompt_text())
+        Console().print({"verifier": task.verifier, "payload": task.payload, "reference": task.reference})
+
+
+def _read(path: Path, what: str) -> str:
+    try:
+        return path.read_text(errors="replace")
+    except OSError as exc:
+        die(f"--{what} {path}: {exc.strerror or exc}")
+
+
+@app.command()
+def verify(
+    verifier: str,
+    payload: Annotated[Path, typer.Option(help="JSON file with the task payload")],
+    completion: Annotated[Path, typer.Option(help="Text file with the completion")],
+) -> None:
+    """Judge one completion; prints the verdict as one JSON object."""
+    from verifiers import UnknownVerifierError, get_verifier, verify_safely
+
+    try:
+        judge = get_verifier(verifier)
+    except UnknownVerifierError as exc:
+        die(str(exc))
+    try:
+        data = json.loads(_read(payload, "payload"))
+    except json.JSONDecodeError as exc:
+        die(f"--payload {payload}: invalid JSON: {exc}")
+    if not isinstance(data, dict):
+        die(f"--payload {payload}: expected a JSON object, got {type(data).__name__}")
+    verdict = verify_safely(judge, _read(completion, "completion"), data)
+    print(json.dumps(verdict.to_dict(), default=str))
+
+
+@app.command()
+def report(run_dir: Path) -> None:
+    """Write RUN_DIR/report.md with PNG plots of the run's metrics."""
+    from cascade.report import write_report
+
+    try:
+        print(write_report(run_dir))
+    except FileNotFoundError as exc:
+        die(str(exc))
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()
