@@ -1,0 +1,266 @@
+"""Run one untrusted Python program in a fresh sandbox and collect what it did.
+
+Layers (each reported in ``RunResult.isolation``): bubblewrap namespaces (user, pid,
+net, ipc, uts, cgroup) with only the interpreter's files mounted read-only and a small
+tmpfs; a fresh unprivileged host uid per run (so RLIMIT_NPROC applies even when the
+caller is root); rlimits set by a trusted prelude before the program starts; a
+wall-clock deadline that kills the whole tree; capped output. Nothing here judges.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import selectors
+import shutil
+import signal
+import subprocess
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from verifiers.sandbox.config import SandboxConfig
+from verifiers.sandbox.mounts import CODE_DIR, SandboxUnavailable, bwrap_argv, find_bwrap, interpreter
+
+PRELUDE = Path(__file__).with_name("prelude.py")
+MARKER = b"\x1e"
+_CHUNK = 65536
+
+
+@dataclass
+class RunResult:
+    """Raw facts about one run; ``status`` classifies them without looking at answers."""
+
+    stdout: bytes
+    stderr: bytes
+    exit_code: int | None
+    wall_s: float
+    cpu_s: float
+    timed_out: bool = False
+    output_limited: bool = False
+    infra_error: str | None = None
+    isolation: list[str] = field(default_factory=list)
+
+    def status(self, time_limit_s: float) -> str:
+        """ok, timeout, output_limit, memory_limit, syntax_error, runtime_error or sandbox_error."""
+        if self.infra_error:
+            return "sandbox_error"
+        if self.output_limited:
+            return "output_limit"
+        if self.timed_out or self.exit_code == 128 + signal.SIGXCPU or self.cpu_s > time_limit_s + 0.05:
+            return "timeout"
+        if self.exit_code == 0:
+            return "ok"
+        tail = self.stderr[-2000:].decode("utf-8", "replace")
+        last = tail.strip().splitlines()[-1] if tail.strip() else ""
+        if "MemoryError" in last:
+            return "memory_limit"
+        if last.startswith(("SyntaxError", "IndentationError", "TabError")):
+            return "syntax_error"
+        return "runtime_error"
+
+
+def run_python(
+    source: str,
+    stdin: bytes,
+    config: SandboxConfig,
+    fn_name: str | None = None,
+) -> RunResult:
+    """Run ``source`` once (as a script, or as a call of ``fn_name``) under ``config``."""
+    bwrap = find_bwrap()
+    if bwrap is None and not config.allow_weak:
+        raise SandboxUnavailable(
+            "bubblewrap (bwrap) is not installed; install the Debian package 'bubblewrap' "
+            "or set allow_weak=True to accept rlimit-only isolation"
+        )
+    interp = interpreter(config.python)
+    root = os.geteuid() == 0
+    uid = config.uid_base + secrets.randbelow(config.uid_span) if root and interp.world_readable else None
+    if bwrap is not None and root and uid is None and not config.allow_weak:
+        raise SandboxUnavailable(
+            f"sandbox interpreter {interp.executable!r} is not world-readable, so it cannot run "
+            "under an unprivileged uid; point SandboxConfig.python at a system python3"
+        )
+    tmp = tempfile.mkdtemp(prefix="zaya-sbx-")
+    try:
+        code_dir = os.path.join(tmp, "code")
+        os.mkdir(code_dir)
+        Path(code_dir, "solution.py").write_text(source, encoding="utf-8", errors="surrogatepass")
+        shutil.copyfile(PRELUDE, os.path.join(code_dir, "prelude.py"))
+        prog = _prelude_args(config, fn_name)
+        isolation = ["rlimits", "deadline_kill", "output_cap", "fresh_tmpdir"]
+        if bwrap is not None:
+            argv = bwrap_argv(bwrap, interp, code_dir, config.tmpfs_mb << 20)
+            argv += [interp.executable, "-I", "-S", "-B", f"{CODE_DIR}/prelude.py", *prog]
+            isolation += ["bwrap", "ns:user,pid,net,ipc,uts,cgroup", "ro_interpreter_only", "tmpfs",
+                          "cleared_env", "no_caps", "die_with_parent"]
+            cwd = "/"
+        else:
+            argv = [interp.executable, "-I", "-S", "-B", os.path.join(code_dir, "prelude.py"), *prog]
+            argv = [a.replace(CODE_DIR + "/", code_dir + "/") for a in argv]
+            work = os.path.join(tmp, "work")
+            os.mkdir(work)
+            cwd = work
+            isolation += ["weak_no_bwrap"]
+        if uid is not None:
+            isolation += ["host_uid", "nproc"]
+            for path in (tmp, code_dir, *(os.path.join(code_dir, f) for f in os.listdir(code_dir))):
+                os.chown(path, uid, uid)
+            if bwrap is None:
+                os.chown(cwd, uid, uid)
+        os.chmod(tmp, 0o711)
+        return _execute(argv, cwd, stdin, config, uid, isolation, weak=bwrap is None)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+_PREFLIGHT: dict[tuple[str | None, bool], str] = {}
+
+
+def preflight(config: SandboxConfig) -> None:
+    """Start one trivial sandbox (once per process and interpreter); raise if it cannot.
+
+    This is the loud failure the verifiers rely on: a host without a working bwrap is
+    reported at construction, not discovered as thousands of zero rewards.
+    """
+    key = (config.python, config.allow_weak)
+    if key in _PREFLIGHT:
+        return
+    result = run_python("print(6*7)", b"", config)
+    if result.infra_error or result.stdout.strip() != b"42":
+        raise SandboxUnavailable(
+            "the code sandbox cannot start (is bubblewrap installed and are user namespaces "
+            f"allowed?): {result.infra_error or result.stderr[-300:]!r}"
+        )
+    _PREFLIGHT[key] = "ok"
+
+
+def _prelude_args(config: SandboxConfig, fn_name: str | None) -> list[str]:
+    cpu = max(1, int(config.time_limit_s + 0.999))
+    as_bytes = (config.memory_limit_mb + config.as_slack_mb) << 20
+    mode = "call" if fn_name else "script"
+    args = [mode, str(cpu), str(as_bytes), str(config.file_size_mb << 20), str(config.open_files),
+            str(config.max_processes if os.geteuid() == 0 else -1)]
+    return args + ([fn_name] if fn_name else [])
+
+
+def _execute(
+    argv: list[str], cwd: str, stdin: bytes, config: SandboxConfig, uid: int | None,
+    isolation: list[str], weak: bool,
+) -> RunResult:
+    ids = {"user": uid, "group": uid, "extra_groups": []} if uid is not None else {}
+    start = time.monotonic()
+    try:
+        proc = subprocess.Popen(
+            argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            cwd=cwd, env={}, start_new_session=True, close_fds=True, **ids,
+        )
+    except OSError as exc:
+        return RunResult(b"", b"", None, 0.0, 0.0, infra_error=f"spawn failed: {exc}", isolation=isolation)
+    out, err, timed_out, limited = _pump(proc, stdin, config, start + config.wall_deadline_s)
+    if not (timed_out or limited):
+        timed_out = not _wait_until(proc.pid, start + config.wall_deadline_s)
+    if timed_out or limited:
+        _kill_group(proc.pid)
+    _, status, usage = os.wait4(proc.pid, 0)
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    for stream in (proc.stdin, proc.stdout, proc.stderr):
+        if stream:
+            stream.close()
+    wall = time.monotonic() - start
+    if uid is not None and (weak or timed_out or limited):
+        _sweep_uid(uid)
+    code = proc.returncode if not (timed_out or limited) else None
+    if code is not None and code < 0:
+        code = 128 - code
+    infra = None
+    if not err.startswith(MARKER) and not timed_out and not limited:
+        infra = "sandbox did not start: " + err.decode("utf-8", "replace")[:500].strip()
+    return RunResult(
+        out, err[1:] if err.startswith(MARKER) else err, code, wall, usage.ru_utime + usage.ru_stime,
+        timed_out=timed_out, output_limited=limited, infra_error=infra, isolation=isolation,
+    )
+
+
+def _pump(proc: subprocess.Popen, stdin: bytes, config: SandboxConfig, deadline: float
+          ) -> tuple[bytes, bytes, bool, bool]:
+    """Feed stdin and read both pipes until EOF, the output cap, or the deadline."""
+    out, err = bytearray(), bytearray()
+    sel = selectors.DefaultSelector()
+    assert proc.stdin and proc.stdout and proc.stderr
+    sel.register(proc.stdout, selectors.EVENT_READ, "out")
+    sel.register(proc.stderr, selectors.EVENT_READ, "err")
+    view, pos = memoryview(stdin), 0
+    if stdin:
+        os.set_blocking(proc.stdin.fileno(), False)
+        sel.register(proc.stdin, selectors.EVENT_WRITE, "in")
+    else:
+        proc.stdin.close()
+    try:
+        while any(k.data != "in" for k in sel.get_map().values()):
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return bytes(out), bytes(err), True, False
+            for key, _ in sel.select(remaining):
+                if key.data == "in":
+                    try:
+                        pos += os.write(key.fd, view[pos:pos + _CHUNK])
+                    except BlockingIOError:
+                        continue
+                    except OSError:  # the program closed stdin early: its business
+                        pos = len(view)
+                    if pos >= len(view):
+                        sel.unregister(key.fileobj)
+                        key.fileobj.close()
+                    continue
+                chunk = os.read(key.fd, _CHUNK)
+                if not chunk:
+                    sel.unregister(key.fileobj)
+                    continue
+                if key.data == "out":
+                    out += chunk
+                    if len(out) > config.stdout_limit_bytes:
+                        return bytes(out[: config.stdout_limit_bytes]), bytes(err), False, True
+                elif len(err) < config.stderr_limit_bytes:
+                    err += chunk[: config.stderr_limit_bytes - len(err)]
+        return bytes(out), bytes(err), False, False
+    finally:
+        sel.close()
+
+
+def _wait_until(pid: int, deadline: float) -> bool:
+    """Poll (without reaping) until ``pid`` has exited; False when the deadline passes."""
+    delay = 0.0005
+    while time.monotonic() < deadline:
+        if os.waitid(os.P_PID, pid, os.WEXITED | os.WNOHANG | os.WNOWAIT) is not None:
+            return True
+        time.sleep(delay)
+        delay = min(delay * 2, 0.01)
+    return False
+
+
+def _kill_group(pid: int) -> None:
+    for target in (lambda: os.killpg(pid, signal.SIGKILL), lambda: os.kill(pid, signal.SIGKILL)):
+        try:
+            target()
+        except (ProcessLookupError, PermissionError):
+            pass
+
+
+def _sweep_uid(uid: int) -> None:
+    """Kill any process still running as this run's host uid (defence in depth)."""
+    for _ in range(3):
+        found = False
+        for entry in os.scandir("/proc"):
+            if not entry.name.isdigit():
+                continue
+            try:
+                if entry.stat().st_uid == uid:
+                    os.kill(int(entry.name), signal.SIGKILL)
+                    found = True
+            except (FileNotFoundError, ProcessLookupError, PermissionError):
+                continue
+        if not found:
+            return
+        time.sleep(0.01)
