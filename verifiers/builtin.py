@@ -3,3 +3,4 @@
 # One import per module; each module registers its verifiers with @register_verifier.
 import verifiers.answer  # noqa: F401
 import verifiers.instructions  # noqa: F401
+import verifiers.code  # noqa: F401
