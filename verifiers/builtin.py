@@ -4,3 +4,4 @@
 import verifiers.answer  # noqa: F401
 import verifiers.instructions  # noqa: F401
 import verifiers.code  # noqa: F401
+import verifiers.math  # noqa: F401

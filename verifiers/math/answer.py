@@ -1,0 +1,139 @@
+"""String-level judgement of an extracted answer: units, hedges and the exact fast path.
+
+math-verify strips units and happily parses "3 or 4" into a set; these checks run
+first, on plain strings, so the common cases never need sympy or a worker process.
+"""
+
+from __future__ import annotations
+
+import re
+from fractions import Fraction
+
+# Units a careful grader treats as part of the value. Bare (un-\text'ed) unit words are
+# only recognised from this list so that "5x" stays an expression.
+_ALIASES = {
+    "meter": "m", "metre": "m", "meters": "m", "metres": "m",
+    "centimeter": "cm", "centimeters": "cm", "centimetre": "cm", "centimetres": "cm",
+    "millimeter": "mm", "millimeters": "mm", "kilometer": "km", "kilometers": "km",
+    "gram": "g", "grams": "g", "kilogram": "kg", "kilograms": "kg",
+    "second": "s", "seconds": "s", "sec": "s", "secs": "s", "minute": "min", "minutes": "min",
+    "mins": "min", "hour": "h", "hours": "h", "hr": "h", "hrs": "h", "day": "day", "days": "day",
+    "inch": "in", "inches": "in", "foot": "ft", "feet": "ft", "mile": "mi", "miles": "mi",
+    "degree": "deg", "degrees": "deg", "^\\circ": "deg", "^{\\circ}": "deg", "\\circ": "deg",
+    "liter": "l", "liters": "l", "litre": "l", "litres": "l", "dollar": "usd", "dollars": "usd",
+    "\\$": "usd", "cent": "cent", "cents": "cent", "radian": "rad", "radians": "rad",
+    "unit": "unit", "units": "unit", "square units": "unit^2", "sq units": "unit^2",
+}
+_BARE = sorted(
+    set(_ALIASES)
+    | {"m", "cm", "mm", "km", "kg", "mg", "g", "s", "ms", "min", "h", "ft", "mi", "mph", "km/h",
+       "m/s", "l", "ml", "rad", "deg", "cm^2", "m^2", "cm^3", "m^3", "km^2", "ft^2", "in^2"},
+    key=len,
+    reverse=True,
+)
+_TEXT_CMD = r"\\(?:text|textrm|mathrm|mbox|operatorname|textnormal)\s*\{([^{}]{0,60})\}"
+_TEXT_UNIT_RE = re.compile(r"\s*(?:\\[,;: ]\s*)*" + _TEXT_CMD + r"(\s*\^\s*\{?\d\}?)?\s*$")
+_BARE_UNIT_RE = re.compile(
+    r"(?<=[\d}\s])\s*(" + "|".join(re.escape(u) for u in _BARE) + r")\s*$", re.IGNORECASE
+)
+_DEGREE_RE = re.compile(r"\^\s*\{?\s*\\circ\s*\}?\s*$")
+
+
+def split_units(answer: str) -> tuple[str, str | None]:
+    """``"5\\text{ cm}"`` -> ``("5", "cm")``; the unit is None when the answer has none."""
+    s = answer.strip()
+    m = _DEGREE_RE.search(s)
+    if m and m.start() > 0:
+        return s[: m.start()].strip(), "deg"
+    m = _TEXT_UNIT_RE.search(s)
+    if m and re.search(r"\d", s[: m.start()]):
+        unit = (m.group(1).strip() + re.sub(r"[\s{}]", "", m.group(2) or "")).strip()
+        if unit and unit.lower() not in {"or", "and"}:
+            return s[: m.start()].strip(), _canon_unit(unit)
+    m = _BARE_UNIT_RE.search(s)
+    if m and re.search(r"\d", s[: m.start()]):
+        return s[: m.start()].strip(), _canon_unit(m.group(1))
+    return s, None
+
+
+def _canon_unit(unit: str) -> str:
+    u = re.sub(r"\s+", " ", unit.strip()).lower()
+    return _ALIASES.get(u, u)
+
+
+_HEDGE_WORD = re.compile(r"(?:\bor\b|\\lor\b|\\vee\b)", re.IGNORECASE)
+_THOUSANDS = re.compile(r"^-?\d{1,3}(?:\{?,\}?\d{3})+(?:\.\d+)?$")
+
+
+def _top_level_commas(s: str) -> int:
+    depth, n = 0, 0
+    for c in s:
+        if c in "([{":
+            depth += 1
+        elif c in ")]}":
+            depth -= 1
+        elif c in ",;" and depth == 0:
+            n += 1
+    return n
+
+
+def is_multi(s: str) -> bool:
+    """Does this answer list several values (top-level commas, "or", "\\pm", "\\cup")?"""
+    if _THOUSANDS.match(s.replace(" ", "")):
+        return False
+    return (
+        _top_level_commas(s) > 0
+        or bool(_HEDGE_WORD.search(s))
+        or "\\pm" in s
+        or "\\mp" in s
+        or "\\cup" in s
+    )
+
+
+def is_hedge(answer: str, gold: str) -> bool:
+    """An answer that offers several values where the gold is one value is a hedge."""
+    if is_multi(gold):
+        return False
+    return is_multi(answer)
+
+
+_NUM = re.compile(r"^(-?)(\d+(?:\.\d+)?)$")
+_FRAC = re.compile(r"^(-?)\\frac\{(-?\d+)\}\{(\d+)\}$|^(-?)(\d+)/(\d+)$")
+_ASSIGN = re.compile(r"^[A-Za-z](?:_\{?\w+\}?)?\s*=\s*")
+
+
+def fast_number(s: str) -> tuple[Fraction, bool] | None:
+    """Exact value of a plain number / fraction / percentage, and whether it is a decimal.
+
+    Returns None for anything else, which then goes to math-verify.
+    """
+    t = s.strip().strip("$")
+    t = _ASSIGN.sub("", t, count=1)
+    t = re.sub(r"\s+|\\[,;:! ]|\\left|\\right", "", t)
+    if _THOUSANDS.match(t):
+        t = re.sub(r"\{?,\}?", "", t)
+    pct = t.endswith("\\%") or t.endswith("%")
+    if pct:
+        t = t[:-2] if t.endswith("\\%") else t[:-1]
+    if len(t) > 40:
+        return None
+    m = _NUM.match(t)
+    if m:
+        val, dec = Fraction(m.group(2)), "." in m.group(2)
+        val = -val if m.group(1) else val
+    else:
+        m = _FRAC.match(t)
+        if not m:
+            return None
+        sign, a, b = (m.group(1), m.group(2), m.group(3)) if m.group(2) else (m.group(4), m.group(5), m.group(6))
+        if int(b) == 0:
+            return None
+        val, dec = Fraction(int(a), int(b)) * (-1 if sign else 1), False
+    return (val / 100 if pct else val), dec
+
+
+def canonical(s: str) -> str:
+    """A conservative canonical string: equal canonical strings are the same answer."""
+    t = re.sub(r"\\text\{([^{}]*)\}", r"\1", s)
+    t = re.sub(r"\s+|\\[,;:! ]|\\left|\\right|\$", "", t)
+    return t

@@ -1,0 +1,152 @@
+"""The "math" verifier: final-answer equivalence, hardened against reward hacking.
+
+Order of judgement (cheapest first): extract the last ``\\boxed{}`` (or a configured
+fallback) from the tail of the completion, reject hedges and oversize answers,
+compare units, try an exact fast path for plain numbers and identical strings, and
+only then ask math-verify (in a killable worker, with an independent re-check).
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from verifiers.base import Verdict, Verifier, register_verifier
+from verifiers.math.answer import canonical, fast_number, is_hedge, split_units
+from verifiers.math.extract import FALLBACKS, extract_answer, normalize_text
+from verifiers.math.pool import WorkerCrash, WorkerTimeout, get_pool
+
+REASONS = ("correct", "wrong_answer", "no_answer", "hedged", "answer_too_long", "timeout", "parse_error", "bad_payload")
+_MAX_GOLD_CHARS = 2000
+
+
+@register_verifier("math")
+class MathVerifier(Verifier):
+    """Payload: ``{"answer": gold, "alternatives": [...]?, "fallbacks": [...]?}``.
+
+    ``timeout_s`` bounds the sympy comparison of one call (``None`` runs it inline,
+    without a deadline: only for trusted input). ``several_boxes="hedge"`` makes
+    different boxed answers in one completion a hedge; ``"last"`` keeps the last one.
+    """
+
+    def __init__(
+        self,
+        fallbacks: tuple[str, ...] | list[str] = ("answer_tag",),
+        timeout_s: float | None = 5.0,
+        max_answer_chars: int = 300,
+        max_scan_chars: int = 6000,
+        several_boxes: str = "hedge",
+        require_units: bool = False,
+        workers: int = 2,
+        memory_mb: int = 1536,
+    ) -> None:
+        self.fallbacks = _check_fallbacks(fallbacks)
+        if several_boxes not in ("hedge", "last"):
+            raise ValueError("several_boxes must be 'hedge' or 'last'")
+        self.timeout_s = timeout_s
+        self.max_answer_chars = int(max_answer_chars)
+        self.max_scan_chars = int(max_scan_chars)
+        self.several_boxes = several_boxes
+        self.require_units = bool(require_units)
+        self.workers = int(workers)
+        self.memory_mb = int(memory_mb)
+
+    def warmup(self) -> None:
+        """Start the sympy workers now rather than on the first hard comparison."""
+        if self.timeout_s is not None:
+            get_pool(self.workers, self.memory_mb).warm()
+
+    def verify(self, completion: str, payload: dict[str, Any]) -> Verdict:
+        golds = _golds(payload)
+        if golds is None:
+            return Verdict.fail("bad_payload", error="payload needs 'answer': str or number")
+        try:
+            fallbacks = _check_fallbacks(payload.get("fallbacks", self.fallbacks))
+        except (TypeError, ValueError) as exc:
+            return Verdict.fail("bad_payload", error=str(exc)[:200])
+        if not isinstance(completion, str):
+            return Verdict.fail("no_answer", error="completion is not text")
+        ext = extract_answer(completion, fallbacks, self.max_scan_chars)
+        if ext.answer is None or not ext.answer.strip():
+            return Verdict.fail("no_answer", problem=ext.problem, source=ext.source)
+        answer = ext.answer
+        details: dict[str, Any] = {"source": ext.source}
+        if len(answer) > self.max_answer_chars:
+            return _verdict("answer_too_long", answer[:100], details, length=len(answer))
+        if ext.problem == "several_boxes" and self.several_boxes == "hedge":
+            return _verdict("hedged", answer, details, problem="several_boxes")
+        deadline = time.monotonic() + (self.timeout_s or 0.0)
+        first: tuple[str, dict[str, Any]] | None = None
+        for gold in golds:
+            reason, more = self._judge(gold, answer, deadline)
+            if reason == "correct":
+                return _verdict(reason, answer, {**details, **more})
+            first = first or (reason, more)
+        assert first is not None
+        return _verdict(first[0], answer, {**details, **first[1]})
+
+    def _judge(self, gold: str, answer: str, deadline: float) -> tuple[str, dict[str, Any]]:
+        gval, gunit = split_units(normalize_text(gold))
+        aval, aunit = split_units(answer)
+        if gunit and aunit and gunit != aunit:
+            return "wrong_answer", {"unit_mismatch": [gunit, aunit]}
+        if self.require_units and gunit and not aunit:
+            return "wrong_answer", {"missing_unit": gunit}
+        if is_hedge(aval, gval):
+            return "hedged", {}
+        if canonical(aval) == canonical(gval):
+            return "correct", {"path": "string"}
+        fg, fa = fast_number(gval), fast_number(aval)
+        if fg is not None and fa is not None:
+            if fg[0] == fa[0]:
+                return "correct", {"path": "exact"}
+            if not (fg[1] or fa[1]):
+                return "wrong_answer", {"path": "exact"}
+        return self._sympy(gval, aval, deadline)
+
+    def _sympy(self, gold: str, answer: str, deadline: float) -> tuple[str, dict[str, Any]]:
+        req = {"gold": gold, "answer": answer}
+        if self.timeout_s is None:
+            from verifiers.math.compare import compare
+
+            try:
+                res = compare(gold, answer)
+            except Exception as exc:  # noqa: BLE001 - hostile input must not escape
+                return "parse_error", {"error": type(exc).__name__}
+        else:
+            left = max(0.05, deadline - time.monotonic())
+            try:
+                res = get_pool(self.workers, self.memory_mb).run(req, left)
+            except WorkerTimeout:
+                return "timeout", {"timeout_s": self.timeout_s}
+            except WorkerCrash as exc:
+                return "parse_error", {"worker": str(exc)[:100]}
+        reason = res.pop("reason", "parse_error")
+        return (reason if reason in REASONS else "parse_error"), {"path": "sympy", **res}
+
+
+def _verdict(reason: str, extracted: str, details: dict[str, Any], **more: Any) -> Verdict:
+    ok = reason == "correct"
+    return Verdict(reward=1.0 if ok else 0.0, correct=ok, reason=reason, extracted=extracted, details={**details, **more})
+
+
+def _golds(payload: dict[str, Any]) -> list[str] | None:
+    raw = [payload.get("answer")] + list(payload.get("alternatives") or [])
+    out = []
+    for g in raw:
+        if isinstance(g, bool) or not isinstance(g, (str, int, float)):
+            return None
+        s = str(g).strip()
+        if not s or len(s) > _MAX_GOLD_CHARS:
+            return None
+        out.append(s)
+    return out
+
+
+def _check_fallbacks(fallbacks: Any) -> tuple[str, ...]:
+    if isinstance(fallbacks, str) or not isinstance(fallbacks, (list, tuple)):
+        raise TypeError("fallbacks must be a list of names")
+    bad = [f for f in fallbacks if f not in FALLBACKS]
+    if bad:
+        raise ValueError(f"unknown fallbacks {bad}; known: {list(FALLBACKS)}")
+    return tuple(fallbacks)
