@@ -102,14 +102,15 @@ class InstructionEnv(Environment):
         order = list(self.pool)
         rng.shuffle(order)
         rare = [i for i in order if CATALOGUE[i].family == "ifbench"]
-        order = rare[: self.min_rare] + [i for i in order if i not in rare[: self.min_rare]]
         chosen: list[ConstraintSpec] = []
-        for instruction_id in order:
-            candidate = CATALOGUE[instruction_id]
-            if all(not candidate.groups & c.groups for c in chosen):
-                chosen.append(candidate)
-            if len(chosen) == count:
-                break
+        # first the required out-of-distribution ones, then anything, never two that conflict
+        for candidates, target in ((rare, min(self.min_rare, count)), (order, count)):
+            for instruction_id in candidates:
+                if len(chosen) >= target:
+                    break
+                candidate = CATALOGUE[instruction_id]
+                if candidate not in chosen and all(not candidate.groups & c.groups for c in chosen):
+                    chosen.append(candidate)
         return chosen
 
     def sample(self, seed: int, difficulty: int = 0) -> Task:
