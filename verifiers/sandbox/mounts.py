@@ -92,14 +92,18 @@ def _world_readable(path: str) -> bool:
     return True
 
 
-def bwrap_argv(bwrap: str, interp: Interpreter, code_dir: str, tmpfs_bytes: int) -> list[str]:
+def bwrap_argv(bwrap: str, interp: Interpreter, code_dir: str, tmpfs_bytes: int, info_fd: int) -> list[str]:
     """The bubblewrap command line for one run (the program's argv is appended)."""
     argv = [
         bwrap,
+        "--info-fd", str(info_fd),  # tells us the sandboxed pid, to kill it first
         "--unshare-all",  # user, pid, net, ipc, uts, cgroup namespaces: no network
         "--unshare-user",
         "--disable-userns",
         "--die-with-parent",
+        # The program is the namespace's pid 1: bwrap's own init would exit before it is
+        # reaped and leave a zombie on hosts whose pid 1 does not reap (containers).
+        "--as-pid-1",
         "--new-session",
         "--uid", "1000", "--gid", "1000",
         "--cap-drop", "ALL",
@@ -114,4 +118,5 @@ def bwrap_argv(bwrap: str, interp: Interpreter, code_dir: str, tmpfs_bytes: int)
     argv += ["--dev", "/dev", "--proc", "/proc"]
     argv += ["--size", str(tmpfs_bytes), "--tmpfs", WORK_DIR]
     argv += ["--ro-bind", code_dir, CODE_DIR, "--chdir", WORK_DIR]
+    argv += ["--remount-ro", "/"]  # bwrap's root tmpfs holds the mount points: no writes there
     return argv

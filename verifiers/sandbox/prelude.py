@@ -14,7 +14,7 @@ positional args; the result goes to the original stdout as ``JSON <text>`` or
 import resource
 import sys
 
-SOLUTION = "/sandbox/solution.py"
+SOLUTION = __file__.rsplit("/", 1)[0] + "/solution.py"  # /sandbox/solution.py under bwrap
 
 
 def _limit(which, value):

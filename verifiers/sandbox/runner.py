@@ -9,6 +9,7 @@ wall-clock deadline that kills the whole tree; capped output. Nothing here judge
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
 import selectors
@@ -83,6 +84,7 @@ def run_python(
             "under an unprivileged uid; point SandboxConfig.python at a system python3"
         )
     tmp = tempfile.mkdtemp(prefix="zaya-sbx-")
+    info_r = info_w = None
     try:
         code_dir = os.path.join(tmp, "code")
         os.mkdir(code_dir)
@@ -91,7 +93,8 @@ def run_python(
         prog = _prelude_args(config, fn_name)
         isolation = ["rlimits", "deadline_kill", "output_cap", "fresh_tmpdir"]
         if bwrap is not None:
-            argv = bwrap_argv(bwrap, interp, code_dir, config.tmpfs_mb << 20)
+            info_r, info_w = os.pipe()
+            argv = bwrap_argv(bwrap, interp, code_dir, config.tmpfs_mb << 20, info_w)
             argv += [interp.executable, "-I", "-S", "-B", f"{CODE_DIR}/prelude.py", *prog]
             isolation += ["bwrap", "ns:user,pid,net,ipc,uts,cgroup", "ro_interpreter_only", "tmpfs",
                           "cleared_env", "no_caps", "die_with_parent"]
@@ -110,8 +113,11 @@ def run_python(
             if bwrap is None:
                 os.chown(cwd, uid, uid)
         os.chmod(tmp, 0o711)
-        return _execute(argv, cwd, stdin, config, uid, isolation, weak=bwrap is None)
+        return _execute(argv, cwd, stdin, config, uid, isolation, info_w, info_r)
     finally:
+        for fd in (info_r, info_w):
+            if fd is not None:
+                os.close(fd)
         shutil.rmtree(tmp, ignore_errors=True)
 
 
@@ -147,14 +153,16 @@ def _prelude_args(config: SandboxConfig, fn_name: str | None) -> list[str]:
 
 def _execute(
     argv: list[str], cwd: str, stdin: bytes, config: SandboxConfig, uid: int | None,
-    isolation: list[str], weak: bool,
+    isolation: list[str], info_w: int | None, info_r: int | None,
 ) -> RunResult:
+    weak = info_w is None
     ids = {"user": uid, "group": uid, "extra_groups": []} if uid is not None else {}
     start = time.monotonic()
     try:
         proc = subprocess.Popen(
             argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-            cwd=cwd, env={}, start_new_session=True, close_fds=True, **ids,
+            cwd=cwd, env={}, start_new_session=True, close_fds=True,
+            pass_fds=(info_w,) if info_w is not None else (), **ids,
         )
     except OSError as exc:
         return RunResult(b"", b"", None, 0.0, 0.0, infra_error=f"spawn failed: {exc}", isolation=isolation)
@@ -162,7 +170,7 @@ def _execute(
     if not (timed_out or limited):
         timed_out = not _wait_until(proc.pid, start + config.wall_deadline_s)
     if timed_out or limited:
-        _kill_group(proc.pid)
+        _kill_tree(proc.pid, info_r)
     _, status, usage = os.wait4(proc.pid, 0)
     proc.returncode = os.waitstatus_to_exitcode(status)
     for stream in (proc.stdin, proc.stdout, proc.stderr):
@@ -240,12 +248,36 @@ def _wait_until(pid: int, deadline: float) -> bool:
     return False
 
 
-def _kill_group(pid: int) -> None:
+def _kill_tree(pid: int, info_r: int | None) -> None:
+    """Kill the sandboxed program (its pid namespace dies with it), then bwrap.
+
+    Killing the inner pid first lets bwrap reap it; killing bwrap first would orphan
+    it to the host's pid 1, which in containers may never reap the zombie.
+    """
+    inner = _inner_pid(info_r)
+    if inner is not None:
+        try:
+            os.kill(inner, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+        if _wait_until(pid, time.monotonic() + 1.0):
+            return
     for target in (lambda: os.killpg(pid, signal.SIGKILL), lambda: os.kill(pid, signal.SIGKILL)):
         try:
             target()
         except (ProcessLookupError, PermissionError):
             pass
+
+
+def _inner_pid(info_r: int | None) -> int | None:
+    if info_r is None:
+        return None
+    os.set_blocking(info_r, False)
+    try:
+        data = os.read(info_r, 4096)
+        return int(json.loads(data.decode())["child-pid"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
 
 
 def _sweep_uid(uid: int) -> None:
