@@ -67,7 +67,7 @@ def stage(
 ) -> None:
     """Run one stage of CONFIG (from --init, else the previous stage's checkpoint, else the policy)."""
     from cascade.config import ConfigError
-    from cascade.driver import absolutize, prepare_run_dir, run_one, start_ray
+    from cascade.driver import absolutize, prepare_run_dir, reset_stage, run_one, start_ray
 
     cfg = absolutize(_load(config, set_))
     try:
@@ -82,6 +82,9 @@ def stage(
         earlier = names[: names.index(name)]
         done = [n for n in earlier if manifest.is_done(n)]
         init = manifest.stage(done[-1])["checkpoint"] if done else None
+    if manifest.is_done(name):
+        console.print(f"{name} was done; running it again from scratch")
+        reset_stage(cfg, manifest, name)
     start_ray(cfg.ray)
     console.print(f"{name} ({target.kind}) starting from {init or cfg.policy.name_or_path}")
     run_one(cfg, manifest, target, init)

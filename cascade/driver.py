@@ -110,7 +110,7 @@ def run_cascade(
             init = manifest.stage(stage.name).get("checkpoint", init)
             continue
         if start is not None and manifest.stage(stage.name).get("status") != "pending":
-            _reset_stage(cfg, manifest, stage.name)
+            reset_stage(cfg, manifest, stage.name)
         if manifest.is_done(stage.name):
             notify(f"[{i}/{len(cfg.stages)}] {stage.name}: done already, skipped")
             init = manifest.stage(stage.name)["checkpoint"]
@@ -133,6 +133,6 @@ def run_one(cfg: CascadeConfig, manifest: Manifest, stage: StageConfig, init: st
     return summary["checkpoint"]
 
 
-def _reset_stage(cfg: CascadeConfig, manifest: Manifest, name: str) -> None:
+def reset_stage(cfg: CascadeConfig, manifest: Manifest, name: str) -> None:
     shutil.rmtree(Path(cfg.run_dir) / name, ignore_errors=True)
     manifest.update(name, "pending")

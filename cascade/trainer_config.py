@@ -26,7 +26,11 @@ def _field_types(kind: str) -> dict[str, Any]:
 
 
 def check_trainer_section(section: dict[str, Any], kind: TrainerKind | None) -> list[tuple[str, str]]:
-    """Problems with a trainer section as ``(key, message)``; ``kind=None`` means shared defaults."""
+    """Problems with a trainer section as ``(key, message)``; ``kind=None`` means shared defaults.
+
+    Valid values are coerced in place to the field's type: YAML reads ``1e-5`` as a
+    string, and TRL would otherwise receive it as one.
+    """
     problems: list[tuple[str, str]] = []
     kinds = [kind] if kind else list(CONFIG_CLASSES)
     for key, value in section.items():
@@ -38,12 +42,10 @@ def check_trainer_section(section: dict[str, Any], kind: TrainerKind | None) -> 
             where = " or ".join(CONFIG_CLASSES[k].__name__ for k in kinds)
             problems.append((key, f"unknown trainer option (not a field of {where})"))
             continue
-        for owner in owners:
-            try:
-                pydantic.TypeAdapter(_field_types(owner)[key]).validate_python(value)
-            except pydantic.ValidationError as exc:
-                problems.append((key, exc.errors()[0]["msg"]))
-                break
+        try:
+            section[key] = pydantic.TypeAdapter(_field_types(owners[0])[key]).validate_python(value)
+        except pydantic.ValidationError as exc:
+            problems.append((key, exc.errors()[0]["msg"]))
     return problems
 
 

@@ -11,17 +11,25 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
-from verifiers.base import Verdict, Verifier, get_verifier, verify_safely
+from verifiers.base import Verdict, Verifier, get_verifier, register_verifier, verify_safely
 
 Item = tuple[str, str, dict[str, Any]]  # (verifier name, completion, payload)
 
 
 class _VerifierCache:
-    """Verifier instances by (name, options); building some (math, code) is not free."""
+    """Verifier instances by name; building some (math, code) is not free.
 
-    def __init__(self, options: dict[str, dict[str, Any]] | None = None) -> None:
+    ``extra`` registers verifier classes that the worker process could not import by
+    itself (a plug-in, or a test's deliberately slow verifier).
+    """
+
+    def __init__(
+        self, options: dict[str, dict[str, Any]] | None = None, extra: dict[str, type[Verifier]] | None = None
+    ) -> None:
         self.options = options or {}
         self._cache: dict[str, Verifier] = {}
+        for name, cls in (extra or {}).items():
+            register_verifier(name)(cls)
 
     def run(self, item: Item) -> Verdict:
         name, completion, payload = item
@@ -36,8 +44,10 @@ class _VerifierCache:
 class LocalVerifierPool:
     """Runs verifiers in this process: for the CLI and unit tests, where Ray is overkill."""
 
-    def __init__(self, options: dict[str, dict[str, Any]] | None = None) -> None:
-        self._cache = _VerifierCache(options)
+    def __init__(
+        self, options: dict[str, dict[str, Any]] | None = None, extra: dict[str, type[Verifier]] | None = None
+    ) -> None:
+        self._cache = _VerifierCache(options, extra)
         self.stats: Counter[str] = Counter()
 
     def verify(self, items: list[Item]) -> list[Verdict]:
@@ -50,8 +60,8 @@ class LocalVerifierPool:
 
 
 class _Worker:
-    def __init__(self, options: dict[str, dict[str, Any]] | None) -> None:
-        self._cache = _VerifierCache(options)
+    def __init__(self, options: dict[str, dict[str, Any]] | None, extra: dict[str, type[Verifier]] | None) -> None:
+        self._cache = _VerifierCache(options, extra)
 
     def verify(self, item: Item) -> dict[str, Any]:
         return self._cache.run(item).to_dict()
@@ -66,18 +76,20 @@ class RayVerifierPool:
         timeout_s: float = 30.0,
         options: dict[str, dict[str, Any]] | None = None,
         num_cpus: float = 0,
+        extra: dict[str, type[Verifier]] | None = None,
     ) -> None:
         import ray
 
         self._ray = ray
         self._actor_cls = ray.remote(num_cpus=num_cpus, max_restarts=0)(_Worker)
         self._options = options
+        self._extra = extra
         self.timeout_s = timeout_s
         self.stats: Counter[str] = Counter()
         self._workers = [self._spawn() for _ in range(num_workers)]
 
     def _spawn(self) -> Any:
-        return self._actor_cls.remote(self._options)
+        return self._actor_cls.remote(self._options, self._extra)
 
     def verify(self, items: list[Item]) -> list[Verdict]:
         results: list[Verdict | None] = [None] * len(items)

@@ -1,0 +1,116 @@
+"""The tiny cascade end to end through the CLI, with Ray local: run, resume, one stage alone."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from transformers import AutoModelForCausalLM
+
+pytestmark = pytest.mark.slow
+STAGES = ["sft", "reasoning_warmup", "rlve_curriculum", "math_code_rl", "behavioral_rl"]
+# Reasons only a real verifier produces (a stubbed reward would log none of these).
+VERIFIER_REASONS = {"correct", "wrong_answer", "no_answer", "hedged", "no_code", "bad_format", "constraint_failed"}
+
+
+def cascade(*args: str, timeout: int = 600) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    return subprocess.run(
+        [sys.executable, "-m", "cascade.cli", *args], capture_output=True, text=True, timeout=timeout, env=env
+    )
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory, request):
+    root = Path(request.config.rootdir)
+    run_dir = tmp_path_factory.mktemp("tiny") / "run"
+    proc = cascade("run", str(root / "configs" / "tiny.yaml"), "--set", f"run_dir={run_dir}")
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    return root, run_dir, proc
+
+
+def manifest(run_dir: Path) -> dict:
+    return json.loads((run_dir / "manifest.json").read_text())
+
+
+def test_every_stage_is_done_with_a_loadable_checkpoint(tiny_run):
+    _, run_dir, proc = tiny_run
+    stages = manifest(run_dir)["stages"]
+    assert list(stages) == STAGES
+    for name in STAGES:
+        entry = stages[name]
+        assert entry["status"] == "done", (name, entry)
+        assert entry["steps"] > 0 and entry["wall_s"] > 0
+        model = AutoModelForCausalLM.from_pretrained(entry["checkpoint"])
+        assert type(model).__name__ == "ZayaForCausalLM"
+    # each stage started from the previous stage's checkpoint
+    for before, after in zip(STAGES, STAGES[1:]):
+        assert stages[after]["init_checkpoint"] == stages[before]["checkpoint"]
+    assert "cascade summary" in proc.stdout
+    assert (run_dir / "config.yaml").is_file() and (run_dir / "report.md").is_file()
+
+
+def test_rl_rewards_come_from_real_verifiers(tiny_run):
+    _, run_dir, _ = tiny_run
+    for name in STAGES[1:]:
+        records = [json.loads(line) for line in (run_dir / name / "metrics.jsonl").read_text().splitlines()]
+        steps = [r for r in records if "reward" in r]
+        assert steps, f"{name} logged no reward"
+        assert all(0.0 <= r["reward"] <= 1.0 for r in steps)
+        reasons = {k.rsplit("/", 1)[-1] for r in steps for k in r if "/reason/" in k}
+        assert reasons & VERIFIER_REASONS, (name, reasons)
+
+
+def test_sft_bootstrap_lowers_the_loss(tiny_run):
+    _, run_dir, _ = tiny_run
+    sft = manifest(run_dir)["stages"]["sft"]
+    assert sft["metric"] == "loss" and sft["end"] < sft["start"]
+
+
+def test_rerun_redoes_nothing(tiny_run):
+    root, run_dir, _ = tiny_run
+    before = manifest(run_dir)["stages"]
+    mtimes = {n: Path(before[n]["checkpoint"], "model.safetensors").stat().st_mtime for n in STAGES}
+    proc = cascade("run", str(root / "configs" / "tiny.yaml"), "--set", f"run_dir={run_dir}")
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    assert proc.stderr.count("done already, skipped") == len(STAGES)
+    after = manifest(run_dir)["stages"]
+    assert after == before
+    assert mtimes == {n: Path(after[n]["checkpoint"], "model.safetensors").stat().st_mtime for n in STAGES}
+
+
+def test_stage_command_runs_one_stage_from_a_checkpoint(tiny_run, tmp_path):
+    root, run_dir, _ = tiny_run
+    sft_ckpt = manifest(run_dir)["stages"]["sft"]["checkpoint"]
+    other = tmp_path / "one"
+    proc = cascade("stage", str(root / "configs" / "tiny.yaml"), "math_code_rl", "--init", sft_ckpt, "--set", f"run_dir={other}")
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    stages = manifest(other)["stages"]
+    assert list(stages) == ["math_code_rl"]
+    assert stages["math_code_rl"]["status"] == "done"
+    assert stages["math_code_rl"]["init_checkpoint"] == sft_ckpt
+
+
+def test_interrupted_stage_resumes_from_its_last_trainer_checkpoint(tiny_run, tmp_path):
+    root, run_dir, _ = tiny_run
+    cfg = str(root / "configs" / "tiny.yaml")
+    other = tmp_path / "resume"
+    sft_ckpt = manifest(run_dir)["stages"]["sft"]["checkpoint"]
+    first = cascade("stage", cfg, "behavioral_rl", "--init", sft_ckpt, "--set", f"run_dir={other}")
+    assert first.returncode == 0, first.stderr[-4000:]
+    # Simulate a kill after the trainer saved checkpoint-2 but before the stage finished.
+    data = manifest(other)
+    data["stages"]["behavioral_rl"]["status"] = "running"
+    (other / "manifest.json").write_text(json.dumps(data))
+    proc = cascade(
+        "stage", cfg, "behavioral_rl", "--init", sft_ckpt,
+        "--set", f"run_dir={other}", "--set", "stages.behavioral_rl.trainer.max_steps=3",
+    )
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    entry = manifest(other)["stages"]["behavioral_rl"]
+    assert entry["resumed_from"].endswith("checkpoint-2")
+    assert entry["steps"] == 3
