@@ -3,3 +3,4 @@
 # One import per module; each module calls register_env / register_provider.
 import envs.arithmetic  # noqa: F401
 import envs.instructions  # noqa: F401
+import envs.code  # noqa: F401
