@@ -4,3 +4,4 @@
 import envs.arithmetic  # noqa: F401
 import envs.instructions  # noqa: F401
 import envs.code  # noqa: F401
+import envs.datasets  # noqa: F401

@@ -91,8 +91,12 @@ def is_multi(s: str) -> bool:
 
 
 def is_hedge(answer: str, gold: str) -> bool:
-    """An answer that offers several values where the gold is one value is a hedge."""
-    if is_multi(gold):
+    """An answer that offers several values where the gold is one value is a hedge.
+
+    The gold counts as several values if it has a comma at any depth (sets, tuples,
+    intervals), so only answers to single-valued golds are ever called hedges.
+    """
+    if is_multi(gold) or ("," in gold and not _THOUSANDS.match(gold.replace(" ", ""))):
         return False
     return is_multi(answer)
 
