@@ -144,15 +144,26 @@ def envs_sample(
     env_id: str,
     difficulty: int = 0,
     seed: int = 0,
+    option: Annotated[list[str] | None, typer.Option("--option", "-o", help="Env option: key=value")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON")] = False,
 ) -> None:
     """Print the task ENV_ID gives for (difficulty, seed); the same arguments give the same task."""
+    import yaml
+
     from envs import UnknownEnvironmentError, get_env
 
+    options: dict[str, Any] = {}
+    for item in option or []:
+        if "=" not in item:
+            die(f"--option {item!r}: expected key=value")
+        key, raw = item.split("=", 1)
+        options[key] = yaml.safe_load(raw)
     try:
-        task = get_env(env_id).sample(seed=seed, difficulty=difficulty)
+        task = get_env(env_id, **options).sample(seed=seed, difficulty=difficulty)
     except UnknownEnvironmentError as exc:
         die(str(exc))
+    except (ValueError, TypeError, OSError) as exc:
+        die(f"{env_id}: {exc}")
     if as_json:
         print(task.to_json())
     else:

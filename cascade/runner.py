@@ -20,7 +20,7 @@ from cascade.config import CascadeConfig, EnvSpec, RewardSpec, StageConfig
 from cascade.curricula import build_curriculum
 from cascade.policy import load_policy, save_policy
 from cascade.rewards import build_rewards
-from cascade.task_stream import TaskStream, as_chat
+from cascade.task_stream import TaskStream, as_chat, expand_env_specs
 from cascade.trainer_config import build_trainer_args
 from stages import StageKind, get_stage_kind
 
@@ -53,8 +53,9 @@ def _layers(cfg: CascadeConfig, kind: StageKind, stage: StageConfig) -> list[dic
     return [_hardware_defaults(), kind.trainer_defaults, cfg.trainer, stage.trainer]
 
 
-def _env_specs(kind: StageKind, stage: StageConfig) -> list[EnvSpec]:
-    return stage.envs if stage.envs is not None else [EnvSpec(**e) for e in kind.envs]
+def env_specs(kind: StageKind, stage: StageConfig) -> list[EnvSpec]:
+    """The stage's environments (YAML, else the kind's defaults), globs expanded."""
+    return expand_env_specs(stage.envs if stage.envs is not None else [EnvSpec(**e) for e in kind.envs])
 
 
 def run_stage(cfg: CascadeConfig, stage_name: str, init_checkpoint: str | None) -> dict[str, Any]:
@@ -65,7 +66,8 @@ def run_stage(cfg: CascadeConfig, stage_name: str, init_checkpoint: str | None) 
     path.mkdir(parents=True, exist_ok=True)
     started = time.monotonic()
     model, tokenizer = load_policy(cfg.policy, init_checkpoint, seed=cfg.seed)
-    stream = TaskStream(_env_specs(kind, stage), seed=cfg.seed, curriculum=build_curriculum(stage, kind))
+    specs = env_specs(kind, stage)
+    stream = TaskStream(specs, seed=cfg.seed, curriculum=build_curriculum(stage, kind, [s.id for s in specs]))
     resume = get_last_checkpoint(str(path / "checkpoints")) if (path / "checkpoints").is_dir() else None
     if kind.trainer == "sft":
         trainer = _sft_trainer(cfg, kind, stage, path, model, tokenizer, stream)

@@ -7,6 +7,7 @@ and the next prompts drawn already follow the updated curriculum.
 
 from __future__ import annotations
 
+import fnmatch
 import json
 import logging
 import random
@@ -15,7 +16,7 @@ from collections.abc import Iterator
 from typing import Any, Protocol
 
 from cascade.config import EnvSpec
-from envs import Environment, Task, get_env
+from envs import Environment, Task, get_env, list_envs
 from verifiers import Verdict
 
 log = logging.getLogger(__name__)
@@ -30,6 +31,20 @@ class Curriculum(Protocol):
     def metrics(self) -> dict[str, float]: ...
     def state_dict(self) -> dict[str, Any]: ...
     def load_state_dict(self, state: dict[str, Any]) -> None: ...
+
+
+def expand_env_specs(specs: list[EnvSpec]) -> list[EnvSpec]:
+    """Expand glob ids (``rlve/*``) into one spec per registered env, sharing the weight."""
+    out: list[EnvSpec] = []
+    for spec in specs:
+        if not any(ch in spec.id for ch in "*?["):
+            out.append(spec)
+            continue
+        ids = [i.env_id for i in list_envs() if fnmatch.fnmatchcase(i.env_id, spec.id)]
+        if not ids:
+            raise ValueError(f"env pattern {spec.id!r} matches no registered environment")
+        out += [spec.model_copy(update={"id": i, "weight": spec.weight / len(ids)}) for i in ids]
+    return out
 
 
 def as_chat(prompt: str | list[dict[str, str]]) -> list[dict[str, str]]:

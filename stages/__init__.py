@@ -37,7 +37,17 @@ def get_stage_kind(name: str) -> StageKind:
     return STAGE_KINDS[name]
 
 
-# The recipe shared by the verifiable-reward stages 1-3 (DESIGN.md): Dr-GRPO aggregation, no KL.
-VERIFIABLE_RL_DEFAULTS: dict[str, Any] = {"loss_type": "dr_grpo", "beta": 0.0}
+# The recipe shared by the verifiable-reward stages 1-3 (DESIGN.md, report §IV-B): Dr-GRPO
+# aggregation, no KL, MaxRL advantages with DAPO dynamic sampling, DPPO binary-TV (delta 0.1)
+# instead of ratio clipping, and the repetition gate. Router replay is on by default for ZAYA.
+VERIFIABLE_RL_DEFAULTS: dict[str, Any] = {
+    "loss_type": "dr_grpo",
+    "beta": 0.0,
+    "advantage_estimator": "maxrl",
+    "trust_region": "dppo_binary_tv",
+    "dppo_delta": 0.1,
+    "dynamic_sampling": True,
+    "degeneracy_gate": True,
+}
 
 from stages import behavioral_rl, math_code_rl, reasoning_warmup, rlve_curriculum, sft  # noqa: E402,F401

@@ -11,6 +11,6 @@ KIND = register_stage(
         trainer="grpo",
         description="instruction following scored by constraint checkers (report stage 4)",
         envs=[{"id": "if/simple", "weight": 0.6}, {"id": "if/hard", "weight": 0.4}],
-        trainer_defaults={"loss_type": "grpo", "scale_rewards": "group", "beta": 0.0, "learning_rate": 5e-7},
+        trainer_defaults={"loss_type": "grpo", "scale_rewards": "group", "beta": 0.0, "learning_rate": 2e-6},
     )
 )

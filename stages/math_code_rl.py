@@ -12,6 +12,6 @@ KIND = register_stage(
             {"id": "code/problems", "weight": 0.3},
             {"id": "code/predict_output", "weight": 0.2},
         ],
-        trainer_defaults={**VERIFIABLE_RL_DEFAULTS, "learning_rate": 1e-6},
+        trainer_defaults={**VERIFIABLE_RL_DEFAULTS, "length_bonus_c": 1.0, "learning_rate": 5e-6},
     )
 )

@@ -2,6 +2,8 @@
 
 The report's mix was ~54% reasoning-gym-style puzzles, ~31% competition math and ~14%
 Enigmata-style puzzles, with prompts the incoming policy solves > 75% of the time dropped.
+The length bonus ramps over the cascade (report: "small" here, 1.0 in stage 3); the
+per-stage c values are our choice, as the report gives only the end point.
 """
 
 from stages import VERIFIABLE_RL_DEFAULTS, StageKind, register_stage
@@ -16,6 +18,6 @@ KIND = register_stage(
             {"id": "data/math", "weight": 0.31, "options": {"path": "data/math/competition_sample.jsonl"}},
             {"id": "rg/propositional_logic", "weight": 0.15},
         ],
-        trainer_defaults={**VERIFIABLE_RL_DEFAULTS, "learning_rate": 1e-6},
+        trainer_defaults={**VERIFIABLE_RL_DEFAULTS, "length_bonus_c": 0.25, "learning_rate": 5e-6},
     )
 )

@@ -9,6 +9,6 @@ KIND = register_stage(
         description="RLVE-Gym environments, difficulty adapted per environment (report stage 2)",
         envs=[{"id": "rlve/Multiplication"}, {"id": "rlve/Division"}],
         curriculum={"kind": "zaya"},
-        trainer_defaults={**VERIFIABLE_RL_DEFAULTS, "learning_rate": 1e-6},
+        trainer_defaults={**VERIFIABLE_RL_DEFAULTS, "length_bonus_c": 0.5, "learning_rate": 5e-6},
     )
 )
