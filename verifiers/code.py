@@ -102,6 +102,9 @@ class CodeOutputVerifier(Verifier):
     task was built, by running the reference solution.
     """
 
+    def __init__(self, **options: Any) -> None:
+        """Sandbox options are accepted (configs pass one set to every code verifier) and unused."""
+
     def verify(self, completion: str, payload: dict[str, Any]) -> Verdict:
         want = payload.get("expected_output")
         if not isinstance(want, str):
