@@ -18,6 +18,7 @@ from transformers.trainer_utils import get_last_checkpoint
 from cascade.callbacks import MetricsCallback, StreamStateCallback, read_metrics
 from cascade.config import CascadeConfig, EnvSpec, RewardSpec, StageConfig
 from cascade.curricula import build_curriculum
+from cascade.filtering import filter_by_pass_rate
 from cascade.policy import load_policy, save_policy
 from cascade.rewards import build_rewards
 from cascade.task_stream import TaskStream, as_chat, expand_env_specs
@@ -69,19 +70,39 @@ def run_stage(cfg: CascadeConfig, stage_name: str, init_checkpoint: str | None) 
     specs = env_specs(kind, stage)
     stream = TaskStream(specs, seed=cfg.seed, curriculum=build_curriculum(stage, kind, [s.id for s in specs]))
     resume = get_last_checkpoint(str(path / "checkpoints")) if (path / "checkpoints").is_dir() else None
+    extra: dict[str, Any] = {}
+    pool = None
     if kind.trainer == "sft":
         trainer = _sft_trainer(cfg, kind, stage, path, model, tokenizer, stream)
-        pool = None
     else:
-        trainer, pool = _grpo_trainer(cfg, kind, stage, path, model, tokenizer, stream, resume)
+        reward_specs = stage.rewards if stage.rewards is not None else [RewardSpec(**r) for r in kind.rewards]
+        pool = _verifier_pool(cfg, reward_specs)
     try:
+        if pool is not None:
+            if stage.filter.enabled:
+                extra["filter"] = _filter_stream(stage, path, model, tokenizer, stream, pool)
+            trainer = _grpo_trainer(cfg, kind, stage, path, model, tokenizer, stream, resume, pool, reward_specs)
         trainer.train(resume_from_checkpoint=resume)
     finally:
         if pool is not None:
             pool.close()
     final = save_policy(trainer.model, tokenizer, path / "final")
     (path / "task_stream.json").write_text(json.dumps(stream.state_dict(), indent=1))
-    return summarize(path, trainer.state.global_step, time.monotonic() - started, final, resumed=resume)
+    summary = summarize(path, trainer.state.global_step, time.monotonic() - started, final, resumed=resume)
+    return {**summary, **extra}
+
+
+def _filter_stream(stage: StageConfig, path: Path, model: Any, tokenizer: Any, stream: TaskStream, pool: Any) -> dict[str, Any]:
+    """Restrict the stream to prompts the incoming policy the incoming policy solves at a rate inside the configured window."""
+    candidates = [stream.next_task() for _ in range(stage.filter.num_prompts)]
+    kept, stats = filter_by_pass_rate(model, tokenizer, candidates, stage.filter, pool, path)
+    if not kept:
+        raise ValueError(
+            f"stage {stage.name!r}: pass-rate filter kept no prompt of {len(candidates)} "
+            f"(pass rates: {stats['histogram']}); widen filter.min_pass/max_pass"
+        )
+    stream.restrict_to(kept)
+    return stats
 
 
 def _sft_trainer(cfg, kind, stage, path, model, tokenizer, stream) -> Any:  # noqa: ANN001
@@ -115,17 +136,15 @@ def _verifier_pool(cfg: CascadeConfig, rewards: list[RewardSpec]) -> Any:
     return LocalVerifierPool(options)
 
 
-def _grpo_trainer(cfg, kind, stage, path, model, tokenizer, stream, resume) -> tuple[Any, Any]:  # noqa: ANN001
+def _grpo_trainer(cfg, kind, stage, path, model, tokenizer, stream, resume, pool, reward_specs) -> Any:  # noqa: ANN001
     from cascade.recipe import CascadeGRPOTrainer
 
     args = build_trainer_args("grpo", _layers(cfg, kind, stage), str(path / "checkpoints"), seed=cfg.seed, **_fixed_args(path))
-    reward_specs = stage.rewards if stage.rewards is not None else [RewardSpec(**r) for r in kind.rewards]
-    pool = _verifier_pool(cfg, reward_specs)
     funcs, weights = build_rewards(reward_specs, pool, args.num_generations, stream)
     args.reward_weights = weights
     if resume is not None:
         StreamStateCallback.restore(stream, Path(resume))
-    trainer = CascadeGRPOTrainer(
+    return CascadeGRPOTrainer(
         model=model,
         reward_funcs=funcs,
         args=args,
@@ -133,7 +152,6 @@ def _grpo_trainer(cfg, kind, stage, path, model, tokenizer, stream, resume) -> t
         processing_class=tokenizer,
         callbacks=[MetricsCallback(path / "metrics.jsonl", extra=stream.metrics), StreamStateCallback(stream)],
     )
-    return trainer, pool
 
 
 def summarize(path: Path, steps: int, wall_s: float, final: Path, resumed: str | None) -> dict[str, Any]:

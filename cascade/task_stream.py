@@ -73,6 +73,15 @@ class TaskStream:
         self.seed = seed
         self.drawn = 0
         self.failures: Counter[str] = Counter()
+        self.fixed: list[Task] | None = None
+
+    def restrict_to(self, tasks: list[Task]) -> None:
+        """From now on, cycle over ``tasks`` (a filtered set) in a seeded order instead of sampling."""
+        if not tasks:
+            raise ValueError("cannot restrict a task stream to no tasks")
+        order = list(range(len(tasks)))
+        random.Random(self.seed).shuffle(order)
+        self.fixed = [tasks[i] for i in order]
 
     # -- drawing
     def _spec(self, rng: random.Random) -> tuple[str, int, int]:
@@ -84,6 +93,9 @@ class TaskStream:
 
     def next_task(self) -> Task:
         """The next task; environments that fail are skipped and counted, never fatal."""
+        if self.fixed is not None:
+            self.drawn += 1
+            return self.fixed[(self.drawn - 1) % len(self.fixed)]
         for _ in range(MAX_SAMPLE_TRIES):
             rng = random.Random(f"{self.seed}:{self.drawn}")
             self.drawn += 1
