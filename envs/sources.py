@@ -5,3 +5,5 @@ import envs.arithmetic  # noqa: F401
 import envs.instructions  # noqa: F401
 import envs.code  # noqa: F401
 import envs.datasets  # noqa: F401
+import envs.rlve  # noqa: F401
+import envs.reasoning_gym  # noqa: F401

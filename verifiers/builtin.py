@@ -5,3 +5,5 @@ import verifiers.answer  # noqa: F401
 import verifiers.instructions  # noqa: F401
 import verifiers.code  # noqa: F401
 import verifiers.math  # noqa: F401
+import verifiers.rlve  # noqa: F401
+import verifiers.reasoning_gym  # noqa: F401
