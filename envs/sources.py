@@ -7,3 +7,4 @@ import envs.code  # noqa: F401
 import envs.datasets  # noqa: F401
 import envs.rlve  # noqa: F401
 import envs.reasoning_gym  # noqa: F401
+import envs.rsa  # noqa: F401
