@@ -1,20 +1,20 @@
 """Trusted in-sandbox start-up: lock the rlimits, then run the untrusted program.
 
-This file is copied into each run's read-only code directory and executed by the
-sandbox interpreter (``python -I -S``), so it must only use the standard library and
-must not import anything from this repository. The untrusted code runs after the hard
+This file's text is run by the sandbox interpreter as ``python -I -S -c <text>``, so it
+must only use the standard library and must not import anything from this repository. The untrusted code runs after the hard
 limits are set and cannot raise them (no CAP_SYS_RESOURCE).
 
-argv: prelude.py MODE CPU_S AS_BYTES FSIZE_BYTES NOFILE NPROC [FN_NAME]
+argv: -c MODE CPU_S AS_BYTES FSIZE_BYTES NOFILE NPROC SOURCE_FD [FN_NAME]
+SOURCE_FD is an inherited (memfd) descriptor holding the program; it is closed before
+the program runs.
 MODE is ``script`` (stdin/stdout program) or ``call`` (stdin holds a JSON array of
 positional args; the result goes to the original stdout as ``JSON <text>`` or
 ``NONJSON <type>``; the program's own prints go to stderr).
 """
 
+import posix  # built in; importing os would cost ~1 ms of start-up under -S
 import resource
 import sys
-
-SOLUTION = __file__.rsplit("/", 1)[0] + "/solution.py"  # /sandbox/solution.py under bwrap
 
 
 def _limit(which, value):
@@ -56,13 +56,12 @@ def _is_json(value, depth=0):
 
 def _call(code, fn_name):
     import json
-    import os
 
     args = json.loads(sys.stdin.read())
     if not isinstance(args, list):
         args = [args]
-    private = os.dup(1)
-    os.dup2(2, 1)  # the program's prints cannot reach the result channel by accident
+    private = posix.dup(1)
+    posix.dup2(2, 1)  # the program's prints cannot reach the result channel by accident
     ns = {"__name__": "solution", "__builtins__": __builtins__}
     exec(code, ns)
     fn = None
@@ -81,16 +80,14 @@ def _call(code, fn_name):
         line = "NONJSON " + type(result).__name__
     data = line.encode("utf-8", "replace")
     while data:
-        data = data[os.write(private, data):]
+        data = data[posix.write(private, data):]
 
 
 def main():
-    import os
-
-    os.write(2, b"\x1e")  # start marker: the sandbox and the interpreter came up
+    posix.write(2, b"\x1e")  # start marker: the sandbox and the interpreter came up
     mode = sys.argv[1]
-    cpu_s, as_bytes, fsize, nofile, nproc = (int(x) for x in sys.argv[2:7])
-    with open(SOLUTION, "rb") as fh:
+    cpu_s, as_bytes, fsize, nofile, nproc, fd = (int(x) for x in sys.argv[2:8])
+    with open(fd, "rb") as fh:
         source = fh.read()
     _lock(cpu_s, as_bytes, fsize, nofile, nproc)
     code = compile(source, "solution.py", "exec", dont_inherit=True)
@@ -102,5 +99,5 @@ def main():
         exec(code, {"__name__": "__main__", "__builtins__": __builtins__})
 
 
-FN_NAME = sys.argv[7] if len(sys.argv) > 7 else ""
+FN_NAME = sys.argv[8] if len(sys.argv) > 8 else ""
 main()

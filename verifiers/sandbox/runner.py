@@ -22,9 +22,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from verifiers.sandbox.config import SandboxConfig
-from verifiers.sandbox.mounts import CODE_DIR, SandboxUnavailable, bwrap_argv, find_bwrap, interpreter
+from verifiers.sandbox.mounts import SandboxUnavailable, bwrap_argv, find_bwrap, interpreter
 
-PRELUDE = Path(__file__).with_name("prelude.py")
+PRELUDE = Path(__file__).with_name("prelude.py").read_text()
 MARKER = b"\x1e"
 _CHUNK = 65536
 
@@ -83,42 +83,46 @@ def run_python(
             f"sandbox interpreter {interp.executable!r} is not world-readable, so it cannot run "
             "under an unprivileged uid; point SandboxConfig.python at a system python3"
         )
-    tmp = tempfile.mkdtemp(prefix="zaya-sbx-")
-    info_r = info_w = None
+    src_fd = _memfd(source.encode("utf-8", "surrogatepass"))
+    fds = [src_fd]
+    work = None
     try:
-        code_dir = os.path.join(tmp, "code")
-        os.mkdir(code_dir)
-        Path(code_dir, "solution.py").write_text(source, encoding="utf-8", errors="surrogatepass")
-        shutil.copyfile(PRELUDE, os.path.join(code_dir, "prelude.py"))
-        prog = _prelude_args(config, fn_name)
-        isolation = ["rlimits", "deadline_kill", "output_cap", "fresh_tmpdir"]
+        prog = [*_prelude_args(config, fn_name, src_fd)]
+        isolation = ["rlimits", "deadline_kill", "output_cap"]
         if bwrap is not None:
             info_r, info_w = os.pipe()
-            argv = bwrap_argv(bwrap, interp, code_dir, config.tmpfs_mb << 20, info_w)
-            argv += [interp.executable, "-I", "-S", "-B", f"{CODE_DIR}/prelude.py", *prog]
-            isolation += ["bwrap", "ns:user,pid,net,ipc,uts,cgroup", "ro_interpreter_only", "tmpfs",
+            fds += [info_r, info_w]
+            argv = bwrap_argv(bwrap, interp, config.tmpfs_mb << 20, info_w)
+            argv += [interp.executable, "-I", "-S", "-B", "-c", PRELUDE, *prog]
+            isolation += ["bwrap", "ns:user,pid,net,ipc,uts,cgroup", "ro_interpreter_only", "fresh_tmpfs",
                           "cleared_env", "no_caps", "die_with_parent"]
             cwd = "/"
         else:
-            argv = [interp.executable, "-I", "-S", "-B", os.path.join(code_dir, "prelude.py"), *prog]
-            argv = [a.replace(CODE_DIR + "/", code_dir + "/") for a in argv]
-            work = os.path.join(tmp, "work")
-            os.mkdir(work)
+            info_r = info_w = None
+            work = tempfile.mkdtemp(prefix="zaya-sbx-")
+            if uid is not None:
+                os.chown(work, uid, uid)
+            argv = [interp.executable, "-I", "-S", "-B", "-c", PRELUDE, *prog]
             cwd = work
-            isolation += ["weak_no_bwrap"]
+            isolation += ["weak_no_bwrap", "fresh_tmpdir"]
         if uid is not None:
             isolation += ["host_uid", "nproc"]
-            for path in (tmp, code_dir, *(os.path.join(code_dir, f) for f in os.listdir(code_dir))):
-                os.chown(path, uid, uid)
-            if bwrap is None:
-                os.chown(cwd, uid, uid)
-        os.chmod(tmp, 0o711)
-        return _execute(argv, cwd, stdin, config, uid, isolation, info_w, info_r)
+        return _execute(argv, cwd, stdin, config, uid, isolation, (src_fd, info_w), info_r, weak=bwrap is None)
     finally:
-        for fd in (info_r, info_w):
-            if fd is not None:
-                os.close(fd)
-        shutil.rmtree(tmp, ignore_errors=True)
+        for fd in fds:
+            os.close(fd)
+        if work is not None:
+            shutil.rmtree(work, ignore_errors=True)
+
+
+def _memfd(data: bytes) -> int:
+    """The program as an anonymous in-memory file, inherited by the sandbox (no mounts, no disk)."""
+    fd = os.memfd_create("solution.py", os.MFD_CLOEXEC)
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view):]
+    os.lseek(fd, 0, os.SEEK_SET)
+    return fd
 
 
 _PREFLIGHT: dict[tuple[str | None, bool], str] = {}
@@ -142,27 +146,26 @@ def preflight(config: SandboxConfig) -> None:
     _PREFLIGHT[key] = "ok"
 
 
-def _prelude_args(config: SandboxConfig, fn_name: str | None) -> list[str]:
+def _prelude_args(config: SandboxConfig, fn_name: str | None, src_fd: int) -> list[str]:
     cpu = max(1, int(config.time_limit_s + 0.999))
     as_bytes = (config.memory_limit_mb + config.as_slack_mb) << 20
     mode = "call" if fn_name else "script"
     args = [mode, str(cpu), str(as_bytes), str(config.file_size_mb << 20), str(config.open_files),
-            str(config.max_processes if os.geteuid() == 0 else -1)]
+            str(config.max_processes if os.geteuid() == 0 else -1), str(src_fd)]
     return args + ([fn_name] if fn_name else [])
 
 
 def _execute(
     argv: list[str], cwd: str, stdin: bytes, config: SandboxConfig, uid: int | None,
-    isolation: list[str], info_w: int | None, info_r: int | None,
+    isolation: list[str], pass_fds: tuple[int | None, ...], info_r: int | None, weak: bool,
 ) -> RunResult:
-    weak = info_w is None
     ids = {"user": uid, "group": uid, "extra_groups": []} if uid is not None else {}
     start = time.monotonic()
     try:
         proc = subprocess.Popen(
             argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
             cwd=cwd, env={}, start_new_session=True, close_fds=True,
-            pass_fds=(info_w,) if info_w is not None else (), **ids,
+            pass_fds=tuple(fd for fd in pass_fds if fd is not None), **ids,
         )
     except OSError as exc:
         return RunResult(b"", b"", None, 0.0, 0.0, infra_error=f"spawn failed: {exc}", isolation=isolation)
