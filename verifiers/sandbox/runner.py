@@ -9,7 +9,6 @@ wall-clock deadline that kills the whole tree; capped output. Nothing here judge
 
 from __future__ import annotations
 
-import json
 import os
 import secrets
 import selectors
@@ -23,6 +22,7 @@ from pathlib import Path
 
 from verifiers.sandbox.config import SandboxConfig
 from verifiers.sandbox.mounts import SandboxUnavailable, bwrap_argv, find_bwrap, interpreter
+from verifiers.sandbox.reap import kill_tree, sweep_uid, wait_until
 
 PRELUDE = Path(__file__).with_name("prelude.py").read_text()
 MARKER = b"\x1e"
@@ -171,9 +171,9 @@ def _execute(
         return RunResult(b"", b"", None, 0.0, 0.0, infra_error=f"spawn failed: {exc}", isolation=isolation)
     out, err, timed_out, limited = _pump(proc, stdin, config, start + config.wall_deadline_s)
     if not (timed_out or limited):
-        timed_out = not _wait_until(proc.pid, start + config.wall_deadline_s)
+        timed_out = not wait_until(proc.pid, start + config.wall_deadline_s)
     if timed_out or limited:
-        _kill_tree(proc.pid, info_r)
+        kill_tree(proc.pid, info_r)
     _, status, usage = os.wait4(proc.pid, 0)
     proc.returncode = os.waitstatus_to_exitcode(status)
     for stream in (proc.stdin, proc.stdout, proc.stderr):
@@ -181,7 +181,7 @@ def _execute(
             stream.close()
     wall = time.monotonic() - start
     if uid is not None and (weak or timed_out or limited):
-        _sweep_uid(uid)
+        sweep_uid(uid)
     code = proc.returncode if not (timed_out or limited) else None
     if code is not None and code < 0:
         code = 128 - code
@@ -238,64 +238,3 @@ def _pump(proc: subprocess.Popen, stdin: bytes, config: SandboxConfig, deadline:
         return bytes(out), bytes(err), False, False
     finally:
         sel.close()
-
-
-def _wait_until(pid: int, deadline: float) -> bool:
-    """Poll (without reaping) until ``pid`` has exited; False when the deadline passes."""
-    delay = 0.0005
-    while time.monotonic() < deadline:
-        if os.waitid(os.P_PID, pid, os.WEXITED | os.WNOHANG | os.WNOWAIT) is not None:
-            return True
-        time.sleep(delay)
-        delay = min(delay * 2, 0.01)
-    return False
-
-
-def _kill_tree(pid: int, info_r: int | None) -> None:
-    """Kill the sandboxed program (its pid namespace dies with it), then bwrap.
-
-    Killing the inner pid first lets bwrap reap it; killing bwrap first would orphan
-    it to the host's pid 1, which in containers may never reap the zombie.
-    """
-    inner = _inner_pid(info_r)
-    if inner is not None:
-        try:
-            os.kill(inner, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            pass
-        if _wait_until(pid, time.monotonic() + 1.0):
-            return
-    for target in (lambda: os.killpg(pid, signal.SIGKILL), lambda: os.kill(pid, signal.SIGKILL)):
-        try:
-            target()
-        except (ProcessLookupError, PermissionError):
-            pass
-
-
-def _inner_pid(info_r: int | None) -> int | None:
-    if info_r is None:
-        return None
-    os.set_blocking(info_r, False)
-    try:
-        data = os.read(info_r, 4096)
-        return int(json.loads(data.decode())["child-pid"])
-    except (OSError, ValueError, KeyError, TypeError):
-        return None
-
-
-def _sweep_uid(uid: int) -> None:
-    """Kill any process still running as this run's host uid (defence in depth)."""
-    for _ in range(3):
-        found = False
-        for entry in os.scandir("/proc"):
-            if not entry.name.isdigit():
-                continue
-            try:
-                if entry.stat().st_uid == uid:
-                    os.kill(int(entry.name), signal.SIGKILL)
-                    found = True
-            except (FileNotFoundError, ProcessLookupError, PermissionError):
-                continue
-        if not found:
-            return
-        time.sleep(0.01)
