@@ -10,6 +10,7 @@ and runs in-process, for tests and the CLI (no kill on hang: only rlve's own tim
 
 from __future__ import annotations
 
+import json
 import time
 from collections import Counter, deque
 from collections.abc import Callable, Sequence
@@ -20,6 +21,7 @@ from envs.base import Environment, get_env, register_env
 from envs.task import Task
 
 Request = tuple[str, int, int]  # (env_id, seed, difficulty)
+Options = dict[str, dict[str, Any]]  # env id (or source prefix) -> get_env options
 
 
 @dataclass
@@ -39,6 +41,11 @@ def _options_for(env_id: str, env_options: dict[str, dict[str, Any]]) -> dict[st
     return env_options.get(env_id.split("/", 1)[0], {})
 
 
+def _merged(env_id: str, options: Options | None) -> dict[str, Any] | None:
+    """Per-call options for ``env_id``, or None to use the pool's defaults."""
+    return None if not options or env_id not in options else dict(options[env_id])
+
+
 class _Generator:
     """Environment cache + one guarded sample; shared by the local pool and the Ray actors."""
 
@@ -50,12 +57,14 @@ class _Generator:
         for env_id, factory in (extra or {}).items():
             register_env(env_id, source="extra")(factory)
 
-    def sample(self, env_id: str, seed: int, difficulty: int) -> dict[str, Any]:
+    def sample(self, env_id: str, seed: int, difficulty: int, options: dict[str, Any] | None = None) -> dict[str, Any]:
         start = time.perf_counter()
         try:
-            if env_id not in self._envs:
-                self._envs[env_id] = get_env(env_id, **_options_for(env_id, self.env_options))
-            task = self._envs[env_id].sample(int(seed), int(difficulty))
+            opts = {**_options_for(env_id, self.env_options), **(options or {})}
+            key = env_id + json.dumps(opts, sort_keys=True, default=str)
+            if key not in self._envs:
+                self._envs[key] = get_env(env_id, **opts)
+            task = self._envs[key].sample(int(seed), int(difficulty))
             return {"status": "ok", "task": task.to_dict(), "elapsed_s": time.perf_counter() - start}
         except Exception as exc:  # noqa: BLE001 - any generator failure is one skipped task
             error = f"{type(exc).__name__}: {exc}"[:300]
@@ -81,13 +90,13 @@ class LocalGeneratorPool:
         self._gen = _Generator(options, extra)
         self.counts: Counter[str] = Counter()
 
-    def run(self, requests: Sequence[Request]) -> list[Outcome]:
-        outcomes = [_outcome(self._gen.sample(*r)) for r in requests]
+    def run(self, requests: Sequence[Request], options: Options | None = None) -> list[Outcome]:
+        outcomes = [_outcome(self._gen.sample(*r, _merged(r[0], options))) for r in requests]
         self.counts.update(o.status for o in outcomes)
         return outcomes
 
-    def sample_many(self, requests: Sequence[Request]) -> list[Task | None]:
-        return [o.task for o in self.run(requests)]
+    def sample_many(self, requests: Sequence[Request], options: Options | None = None) -> list[Task | None]:
+        return [o.task for o in self.run(requests, options)]
 
     def stats(self) -> dict[str, int]:
         return {"ok": self.counts["ok"], "failed": self.counts["failed"], "timeout": self.counts["timeout"]}
@@ -153,7 +162,7 @@ class GeneratorPool:
         self._workers[w] = self._spawn()
         self.counts["restarts"] += 1
 
-    def run(self, requests: Sequence[Request]) -> list[Outcome]:
+    def run(self, requests: Sequence[Request], options: Options | None = None) -> list[Outcome]:
         """Generate every request; never raises for a generator's failure or hang."""
         ray = self._ray
         results: list[Outcome | None] = [None] * len(requests)
@@ -163,7 +172,7 @@ class GeneratorPool:
             for w in self._workers:  # hand out work to idle, started workers
                 if w["ready"] is None and w["job"] is None and queue:
                     i = queue.popleft()
-                    w["job"] = (i, w["actor"].sample.remote(*requests[i]), now)
+                    w["job"] = (i, w["actor"].sample.remote(*requests[i], _merged(requests[i][0], options)), now)
             waiting = {w["ready"]: (k, "ready") for k, w in enumerate(self._workers) if w["ready"] is not None}
             waiting.update({w["job"][1]: (k, "job") for k, w in enumerate(self._workers) if w["job"] is not None})
             deadlines = [w["job"][2] + self.timeout_s for w in self._workers if w["job"] is not None]
@@ -205,9 +214,13 @@ class GeneratorPool:
             elif w["ready"] is not None and now - w["since"] > self.startup_timeout_s:
                 raise RuntimeError(f"generator worker not started after {self.startup_timeout_s:g}s")
 
-    def sample_many(self, requests: Sequence[Request]) -> list[Task | None]:
-        """Tasks in request order; None where generation failed or timed out."""
-        return [o.task for o in self.run(requests)]
+    def sample_many(self, requests: Sequence[Request], options: Options | None = None) -> list[Task | None]:
+        """Tasks in request order; None where generation failed or timed out.
+
+        ``options`` maps env ids to environment options (``get_env(env_id, **options)``),
+        layered over the pool's ``env_options`` for that env.
+        """
+        return [o.task for o in self.run(requests, options)]
 
     def stats(self) -> dict[str, int]:
         return {k: self.counts[k] for k in ("ok", "failed", "timeout", "restarts")}
