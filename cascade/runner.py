@@ -68,10 +68,13 @@ def run_stage(cfg: CascadeConfig, stage_name: str, init_checkpoint: str | None) 
     started = time.monotonic()
     model, tokenizer = load_policy(cfg.policy, init_checkpoint, seed=cfg.seed)
     specs = env_specs(kind, stage)
-    stream = TaskStream(specs, seed=cfg.seed, curriculum=build_curriculum(stage, kind, [s.id for s in specs]))
+    generator = _generator_pool(cfg, specs)
+    curriculum = build_curriculum(stage, kind, [s.id for s in specs])
+    stream = TaskStream(specs, seed=cfg.seed, curriculum=curriculum, generator=generator)
     resume = get_last_checkpoint(str(path / "checkpoints")) if (path / "checkpoints").is_dir() else None
     extra: dict[str, Any] = {}
     pool = None
+    trainer: Any = None
     if kind.trainer == "sft":
         trainer = _sft_trainer(cfg, kind, stage, path, model, tokenizer, stream)
     else:
@@ -84,12 +87,22 @@ def run_stage(cfg: CascadeConfig, stage_name: str, init_checkpoint: str | None) 
             trainer = _grpo_trainer(cfg, kind, stage, path, model, tokenizer, stream, resume, pool, reward_specs)
         trainer.train(resume_from_checkpoint=resume)
     finally:
-        if pool is not None:
-            pool.close()
+        close_rewards(trainer)
+        for closable in (pool, generator):
+            if closable is not None:
+                closable.close()
     final = save_policy(trainer.model, tokenizer, path / "final")
     (path / "task_stream.json").write_text(json.dumps(stream.state_dict(), indent=1))
     summary = summarize(path, trainer.state.global_step, time.monotonic() - started, final, resumed=resume)
     return {**summary, **extra}
+
+
+def close_rewards(trainer: Any) -> None:
+    """Stop what reward functions hold (a reward-model actor, say): each one with a ``close()``."""
+    for func in getattr(trainer, "reward_funcs", None) or []:
+        close = getattr(func, "close", None)
+        if callable(close):
+            close()
 
 
 def _filter_stream(stage: StageConfig, path: Path, model: Any, tokenizer: Any, stream: TaskStream, pool: Any) -> dict[str, Any]:
@@ -123,6 +136,21 @@ def _sft_trainer(cfg, kind, stage, path, model, tokenizer, stream) -> Any:  # no
         processing_class=tokenizer,
         callbacks=[MetricsCallback(path / "metrics.jsonl")],
     )
+
+
+# Sources whose generators reseed process-wide RNGs or time themselves out with threads:
+# they must run in their own processes, never in the trainer's (report stage 2 notes).
+ISOLATED_SOURCES = ("rlve/", "rg/")
+
+
+def _generator_pool(cfg: CascadeConfig, specs: list[EnvSpec]) -> Any | None:
+    import ray
+
+    if not ray.is_initialized() or not any(s.id.startswith(ISOLATED_SOURCES) for s in specs):
+        return None
+    from envs.generator_pool import GeneratorPool
+
+    return GeneratorPool(cfg.ray.generator_workers, cfg.ray.generator_timeout_s)
 
 
 def _verifier_pool(cfg: CascadeConfig, rewards: list[RewardSpec]) -> Any:

@@ -67,7 +67,7 @@ class TaskStream:
         if not env_specs:
             raise ValueError("a task stream needs at least one environment")
         self.specs = {s.id: s for s in env_specs}
-        self.envs: dict[str, Environment] = {s.id: get_env(s.id, **s.options) for s in env_specs}
+        self.envs: dict[str, Environment] = {}  # built on first in-process use
         self.curriculum = curriculum
         self.generator = generator
         self.seed = seed
@@ -112,6 +112,8 @@ class TaskStream:
                 self.failures[env_id] += 1
             return task
         try:
+            if env_id not in self.envs:
+                self.envs[env_id] = get_env(env_id, **self.specs[env_id].options)
             return self.envs[env_id].sample(seed=seed, difficulty=difficulty)
         except Exception as exc:  # noqa: BLE001 - a broken generator is skipped, not fatal
             log.warning("environment %s failed at seed=%s d=%s: %s", env_id, seed, difficulty, exc)
@@ -137,6 +139,8 @@ class TaskStream:
         out: dict[str, float] = {"tasks/drawn": float(self.drawn), "tasks/failures": float(sum(self.failures.values()))}
         if self.curriculum is not None:
             out.update(self.curriculum.metrics())
+        if self.generator is not None:
+            out.update({f"generator/{k}": float(v) for k, v in self.generator.stats().items()})
         return out
 
     # -- persistence

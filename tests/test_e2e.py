@@ -114,3 +114,13 @@ def test_interrupted_stage_resumes_from_its_last_trainer_checkpoint(tiny_run, tm
     entry = manifest(other)["stages"]["behavioral_rl"]
     assert entry["resumed_from"].endswith("checkpoint-2")
     assert entry["steps"] == 3
+
+
+def test_rlve_difficulty_moves_in_the_tiny_cascade(tiny_run):
+    _, run_dir, _ = tiny_run
+    records = [json.loads(line) for line in (run_dir / "rlve_curriculum" / "metrics.jsonl").read_text().splitlines()]
+    difficulties = {k: r[k] for r in records for k in r if k.startswith("curriculum/rlve/") and k.endswith("/difficulty")}
+    assert difficulties, "the rlve stage logged no per-environment difficulty"
+    assert any(d != 3 for d in difficulties.values()), difficulties  # configs/tiny.yaml starts every env at 3
+    saved = json.loads((run_dir / "rlve_curriculum" / "task_stream.json").read_text())
+    assert saved["curriculum"] is not None
