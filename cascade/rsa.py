@@ -1,0 +1,238 @@
+"""Markovian recursive self-aggregation (RSA), the report's test-time compute (§VI-B).
+
+Round 0 samples N rollouts with thinking budget B and keeps each one's last tau tokens.
+Every later round (T rounds in all) builds N aggregation prompts, each the problem plus
+C tails drawn (seeded) from the previous population, and samples one rollout per prompt.
+Only tails cross rounds, so context stays bounded however many rounds run ("Markovian").
+The answer is a majority vote over the last population (optionally one more aggregation).
+
+Generation is injected (``generate_fn``) so the round structure is testable without a model.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import re
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from envs.rsa import AggregationTemplate, build_aggregation_prompt, load_template
+
+__all__ = [
+    "RSAConfig", "RSAResult", "build_aggregation_prompt", "extract_answer_key", "majority_vote",
+    "make_generate_fn", "make_rollout_file", "make_tail_fn", "run_rsa", "select_tails", "write_rollouts",
+]
+
+GenerateFn = Callable[[list[str], int], list[str]]  # (user prompts, max_new_tokens) -> one completion each
+TailFn = Callable[[str, int], str]  # (completion, tau) -> its last tau tokens as text
+_FENCE_RE = re.compile(r"```[^\n`]*\n(.*?)```", re.DOTALL)
+
+
+@dataclass(frozen=True)
+class RSAConfig:
+    """N population size, C candidates per aggregation prompt, T rounds, B budget, tau tail tokens."""
+
+    n: int = 16
+    c: int = 4
+    t: int = 2
+    budget: int = 1024
+    tail: int = 256
+    seed: int = 0
+    final_aggregate: bool = False
+
+    def __post_init__(self) -> None:
+        for name in ("n", "c", "t", "budget", "tail"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"RSA {name} must be >= 1, got {getattr(self, name)}")
+
+
+@dataclass
+class RSARound:
+    index: int
+    prompts: list[str]
+    completions: list[str]
+    tails: list[str]
+    answers: list[str | None]
+    votes: dict[str, int]
+    parents: list[list[int]] = field(default_factory=list)  # which tails each prompt used (rounds >= 1)
+
+
+@dataclass
+class RSAResult:
+    problem: str
+    rounds: list[RSARound]
+    answer: str | None
+    votes: dict[str, int]
+    completion: str  # the completion that stands for the answer (verify this one)
+    aggregate: dict[str, Any] | None = None
+
+    def to_dict(self, with_text: bool = False) -> dict[str, Any]:
+        """JSON summary; ``with_text`` adds prompts, completions and tails of every round."""
+        keep = None if with_text else {"index", "answers", "votes", "parents"}
+        rounds = [{k: v for k, v in asdict(r).items() if keep is None or k in keep} for r in self.rounds]
+        return {"problem": self.problem, "rounds": rounds, "answer": self.answer, "votes": self.votes,
+                "completion": self.completion, "aggregate": self.aggregate}
+
+
+def extract_answer_key(completion: str) -> str | None:
+    """The answer to vote on: last ``\\boxed{}``, else last ``<answer>``, else last fenced block."""
+    from verifiers.math.extract import extract_answer
+
+    ext = extract_answer(completion, fallbacks=("answer_tag",))
+    answer = ext.answer
+    if answer is None:
+        blocks = _FENCE_RE.findall(completion[-20_000:])
+        answer = blocks[-1] if blocks else None
+    answer = " ".join(answer.split()) if answer else None
+    return answer or None
+
+
+def majority_vote(answers: list[str | None]) -> tuple[str | None, dict[str, int]]:
+    """Most frequent non-empty answer; ties go to the answer seen first (population order)."""
+    counts = Counter(a for a in answers if a)
+    if not counts:
+        return None, {}
+    top = max(counts.values())
+    winner = next(a for a in answers if a and counts[a] == top)
+    return winner, dict(counts.most_common())
+
+
+def select_tails(population: int, c: int, rng: random.Random) -> list[int]:
+    """C distinct indices into the previous population (with replacement only if C > N)."""
+    if c <= population:
+        return rng.sample(range(population), c)
+    return rng.choices(range(population), k=c)
+
+
+def make_tail_fn(tokenizer: Any) -> TailFn:
+    """Tails in tokens of the policy tokenizer, as the report defines tau."""
+
+    def tail(text: str, tau: int) -> str:
+        ids = tokenizer.encode(text, add_special_tokens=False)
+        if len(ids) <= tau:
+            return text
+        # A cut inside a multi-byte character decodes to U+FFFD, which re-encodes longer: shrink until it fits.
+        for k in range(tau, 0, -1):
+            out = tokenizer.decode(ids[-k:], skip_special_tokens=True)
+            if len(tokenizer.encode(out, add_special_tokens=False)) <= tau:
+                return out
+        return ""
+
+    return tail
+
+
+def make_generate_fn(model: Any, tokenizer: Any, seed: int = 0, batch_size: int = 16) -> GenerateFn:
+    """Sampling with the policy's chat template and generation config (seeded once).
+
+    Prompts are padded on the left: a decoder continues from the last position, so right
+    padding would make it generate after pad tokens for every shorter prompt in a batch.
+    """
+    import torch
+
+    from cascade.task_stream import as_chat
+
+    torch.manual_seed(seed)
+
+    @torch.no_grad()
+    def generate(prompts: list[str], max_new_tokens: int) -> list[str]:
+        model.eval()
+        side, tokenizer.padding_side = tokenizer.padding_side, "left"
+        try:
+            out: list[str] = []
+            for start in range(0, len(prompts), batch_size):
+                texts = [tokenizer.apply_chat_template(as_chat(p), tokenize=False, add_generation_prompt=True)
+                         for p in prompts[start : start + batch_size]]
+                enc = tokenizer(texts, return_tensors="pt", padding=True, add_special_tokens=False).to(model.device)
+                gen = model.generate(**enc, do_sample=True, max_new_tokens=max_new_tokens, pad_token_id=tokenizer.pad_token_id)
+                out += tokenizer.batch_decode(gen[:, enc["input_ids"].shape[1] :], skip_special_tokens=True)
+            return out
+        finally:
+            tokenizer.padding_side = side
+
+    return generate
+
+
+def _round(index: int, prompts: list[str], completions: list[str], tail_fn: TailFn, tau: int,
+           parents: list[list[int]]) -> RSARound:
+    if len(completions) != len(prompts):
+        raise RuntimeError(f"generate returned {len(completions)} completions for {len(prompts)} prompts")
+    answers = [extract_answer_key(c) for c in completions]
+    return RSARound(index, prompts, completions, [tail_fn(c, tau) for c in completions], answers,
+                    majority_vote(answers)[1], parents)
+
+
+def run_rsa(model: Any, tokenizer: Any, problem: str, cfg: RSAConfig, generate_fn: GenerateFn | None = None,
+            template: AggregationTemplate | None = None, tail_fn: TailFn | None = None) -> RSAResult:
+    """Markovian RSA on one problem; ``model`` is only used when no ``generate_fn`` is given."""
+    generate = generate_fn or make_generate_fn(model, tokenizer, cfg.seed)
+    if tail_fn is None and tokenizer is None:
+        raise ValueError("run_rsa needs a tokenizer or a tail_fn (tails are counted in tokens)")
+    tail_fn = tail_fn or make_tail_fn(tokenizer)
+    template = template or load_template()
+    prompts = [problem] * cfg.n
+    rounds = [_round(0, prompts, generate(prompts, cfg.budget), tail_fn, cfg.tail, [])]
+    for r in range(1, cfg.t):
+        rng = random.Random(f"rsa:{cfg.seed}:{r}")
+        prev = rounds[-1].tails
+        parents = [select_tails(len(prev), cfg.c, rng) for _ in range(cfg.n)]
+        prompts = [build_aggregation_prompt(problem, [prev[i] for i in p], template) for p in parents]
+        rounds.append(_round(r, prompts, generate(prompts, cfg.budget), tail_fn, cfg.tail, parents))
+    last = rounds[-1]
+    answer, votes = majority_vote(last.answers)
+    completion = next((c for c, a in zip(last.completions, last.answers) if a == answer), last.completions[0])
+    aggregate = None
+    if cfg.final_aggregate:
+        picks = select_tails(len(last.tails), cfg.c, random.Random(f"rsa:{cfg.seed}:final"))
+        prompt = build_aggregation_prompt(problem, [last.tails[i] for i in picks], template)
+        completion = generate([prompt], cfg.budget)[0]
+        agg_answer = extract_answer_key(completion)
+        aggregate = {"parents": picks, "answer": agg_answer, "vote_answer": answer}
+        answer = agg_answer
+    return RSAResult(problem, rounds, answer, votes, completion, aggregate)
+
+
+def write_rollouts(tasks: list[Any], generate_fn: GenerateFn, tail_fn: TailFn, n: int, budget: int, tau: int,
+                   out: str | Path, pool: Any | None = None) -> Path:
+    """One JSONL row per task: the task, ``n`` rollout tails and (with a pool) their correctness."""
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    prompts = [t.prompt_text() for t in tasks for _ in range(n)]
+    completions = generate_fn(prompts, budget) if prompts else []
+    correct: list[Any] = [None] * len(completions)
+    if pool is not None:
+        items = [(t.verifier, c, t.payload) for i, t in enumerate(tasks) for c in completions[i * n : (i + 1) * n]]
+        correct = [v.correct for v in pool.verify(items)]
+    tmp = out.with_suffix(out.suffix + ".tmp")
+    with tmp.open("w") as f:
+        for i, task in enumerate(tasks):
+            rows = slice(i * n, (i + 1) * n)
+            row = {"task": task.to_dict(), "rollouts": [tail_fn(c, tau) for c in completions[rows]], "correct": correct[rows]}
+            f.write(json.dumps(row) + "\n")
+    tmp.replace(out)
+    return out
+
+
+def make_rollout_file(checkpoint: str | Path, env_ids: list[str], n: int, out: str | Path, num_tasks: int = 8,
+                      budget: int = 256, tail: int = 256, seed: int = 0,
+                      env_options: dict[str, dict[str, Any]] | None = None, difficulty: int = 0) -> Path:
+    """Candidates from a checkpoint's own rollouts, for ``rsa/aggregate`` (``rollouts_path``).
+
+    A stage that wants on-policy candidates writes this from its starting checkpoint before
+    it trains, then lists ``{id: rsa/aggregate, options: {rollouts_path: <out>}}`` in its envs.
+    """
+    from cascade.config import PolicyConfig
+    from cascade.policy import load_policy
+    from envs import get_env
+    from verifiers.pool import LocalVerifierPool
+
+    model, tokenizer = load_policy(PolicyConfig(), checkpoint)
+    tasks = []
+    for env_id in env_ids:
+        env = get_env(env_id, **(env_options or {}).get(env_id, {}))
+        tasks += [env.sample(seed=seed * 100_003 + k, difficulty=difficulty) for k in range(num_tasks)]
+    generate = make_generate_fn(model, tokenizer, seed)
+    return write_rollouts(tasks, generate, make_tail_fn(tokenizer), n, budget, tail, out, LocalVerifierPool())
