@@ -17,11 +17,12 @@ $(STAMP): pyproject.toml | $(PY)
 	$(PY) -m pip install -q -e '.[test]'
 	touch $(STAMP)
 
-# bubblewrap isolates model-written code in the code verifier.
+# The code verifier runs model-written programs with Debian's python3 inside bubblewrap.
 system-deps:
-	@command -v bwrap >/dev/null 2>&1 || { \
-	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq bubblewrap >/dev/null; \
-	  else echo "bubblewrap (bwrap) is missing: install the Debian package 'bubblewrap'" >&2; exit 1; fi; }
+	@if ! command -v bwrap >/dev/null 2>&1 || [ ! -x /usr/bin/python3 ]; then \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq bubblewrap python3 >/dev/null; \
+	  else echo "install the Debian packages 'bubblewrap' and 'python3' (the code sandbox needs them)" >&2; exit 1; fi; \
+	fi
 
 setup: $(STAMP) system-deps
 
