@@ -21,6 +21,19 @@ app.add_typer(envs_app, name="envs")
 console = Console(stderr=True)
 
 SetOpt = Annotated[list[str] | None, typer.Option("--set", help="Override a config value: key.path=value")]
+OptionOpt = Annotated[list[str] | None, typer.Option("--option", "-o", help="Env option: key=value")]
+
+
+def _env_options(items: list[str] | None) -> dict[str, Any]:
+    import yaml
+
+    options: dict[str, Any] = {}
+    for item in items or []:
+        if "=" not in item:
+            die(f"--option {item!r}: expected key=value")
+        key, raw = item.split("=", 1)
+        options[key] = yaml.safe_load(raw)
+    return options
 
 
 def die(message: str) -> NoReturn:
@@ -144,22 +157,14 @@ def envs_sample(
     env_id: str,
     difficulty: int = 0,
     seed: int = 0,
-    option: Annotated[list[str] | None, typer.Option("--option", "-o", help="Env option: key=value")] = None,
+    option: OptionOpt = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON")] = False,
 ) -> None:
     """Print the task ENV_ID gives for (difficulty, seed); the same arguments give the same task."""
-    import yaml
-
     from envs import UnknownEnvironmentError, get_env
 
-    options: dict[str, Any] = {}
-    for item in option or []:
-        if "=" not in item:
-            die(f"--option {item!r}: expected key=value")
-        key, raw = item.split("=", 1)
-        options[key] = yaml.safe_load(raw)
     try:
-        task = get_env(env_id, **options).sample(seed=seed, difficulty=difficulty)
+        task = get_env(env_id, **_env_options(option)).sample(seed=seed, difficulty=difficulty)
     except UnknownEnvironmentError as exc:
         die(str(exc))
     except (ValueError, TypeError, OSError) as exc:
@@ -212,21 +217,6 @@ def report(run_dir: Path) -> None:
         die(str(exc))
 
 
-OptionOpt = Annotated[list[str] | None, typer.Option("--option", "-o", help="Env option: key=value")]
-
-
-def _env_options(items: list[str] | None) -> dict[str, Any]:
-    import yaml
-
-    options: dict[str, Any] = {}
-    for item in items or []:
-        if "=" not in item:
-            die(f"--option {item!r}: expected key=value")
-        key, raw = item.split("=", 1)
-        options[key] = yaml.safe_load(raw)
-    return options
-
-
 def _policy(checkpoint: str) -> tuple[Any, Any]:
     """A checkpoint dir (or ``tiny``); a missing one is a usage error, not a traceback."""
     from cascade.config import PolicyConfig
@@ -266,7 +256,7 @@ def rsa_cmd(
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object")] = False,
 ) -> None:
     """Markovian RSA (report §VI-B) with CHECKPOINT: N rollouts, T rounds of aggregation over C tails, majority vote."""
-    from cascade.rsa import RSAConfig, make_generate_fn, make_tail_fn, run_rsa
+    from cascade.rsa import RSAConfig, make_generate_fn, make_tail_fn, run_rsa_many
     from verifiers.pool import LocalVerifierPool
 
     if (prompt is None) == (dataset is None):
@@ -279,7 +269,7 @@ def rsa_cmd(
     model, tokenizer = _policy(checkpoint)
     generate, tail_fn = make_generate_fn(model, tokenizer, seed), make_tail_fn(tokenizer)
     problems = [prompt] if tasks is None else [task.prompt_text() for task in tasks]
-    results = [run_rsa(model, tokenizer, p, cfg, generate, tail_fn=tail_fn).to_dict() for p in problems]
+    results = [r.to_dict() for r in run_rsa_many(model, tokenizer, problems, cfg, generate, tail_fn=tail_fn)]
     out: dict[str, Any] = {"config": cfg.__dict__, "results": results}
     if tasks is not None:
         verdicts = LocalVerifierPool().verify([(tk.verifier, r["completion"], tk.payload) for tk, r in zip(tasks, results)])

@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 from envs import Environment, Task, get_env
-from envs.datasets import DatasetEnvironment, MixtureEnvironment, load_rows, mixture
+from envs.data import DatasetEnvironment, MixtureEnvironment, load_rows, mixture
 
 ROOT = Path(__file__).resolve().parents[1]
 RECORDS = [
