@@ -7,3 +7,4 @@ import verifiers.code  # noqa: F401
 import verifiers.math  # noqa: F401
 import verifiers.rlve  # noqa: F401
 import verifiers.reasoning_gym  # noqa: F401
+import verifiers.reward_model  # noqa: F401
