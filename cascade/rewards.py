@@ -87,6 +87,10 @@ def build_rewards(
     for spec in specs:
         if spec.name == "task":
             funcs.append(TaskReward(pool, group_size, stream))
+        elif spec.name == "reward_model":
+            from cascade.rm_reward import RewardModelReward  # imports this module; lazy to avoid a cycle
+
+            funcs.append(RewardModelReward(pool, group_size, stream, **spec.options))
         else:
             funcs.append(VerifierReward(spec.name, pool, group_size))
     return funcs, [spec.weight for spec in specs]

@@ -1,0 +1,136 @@
+"""``reward_model``: the behavioral stage's reward, a reward-model score behind a checker gate.
+
+Report stage 4: "If the completion fails the IF gate, its reward is set to zero; passes are
+scored by the reward model." With ``gate: task`` each completion is first judged by its
+Task's own verifier (through the pool, feeding the curriculum like the ``task`` reward);
+failures get ``floor`` and only passes reach the reward model. Without a gate every
+completion is scored. ``normalize: sigmoid`` maps scores into (0, 1).
+
+Options: ``path`` (checkpoint dir or hub id; ``tiny`` builds the CI model into a cache),
+``gate`` (null | task), ``floor`` (0.0), ``batch_size`` (16), ``num_gpus`` (0),
+``num_cpus`` (0), ``normalize`` (null | sigmoid), ``timeout_s`` (300), ``max_length``.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from typing import Any
+
+from cascade.rewards import TaskReward, completion_text
+from cascade.task_stream import TaskStream
+
+log = logging.getLogger(__name__)
+GATES = (None, "task")
+NORMALIZERS = (None, "sigmoid")
+_OPTIONS = {"path", "gate", "floor", "batch_size", "num_gpus", "num_cpus", "normalize", "timeout_s", "max_length", "seed"}
+
+
+def apply_gate(scores: list[float | None], passed: list[bool], floor: float, normalize: str | None) -> list[float]:
+    """Final rewards: ``floor`` where the gate failed (or no score came back), else the (normalised) score."""
+    out = []
+    for score, ok in zip(scores, passed, strict=True):
+        if not ok or score is None:
+            out.append(float(floor))
+        else:
+            out.append(1.0 / (1.0 + math.exp(-score)) if normalize == "sigmoid" else float(score))
+    return out
+
+
+def resolve_path(path: str, seed: int = 0) -> str:
+    """``tiny`` -> the cached (built on first use) tiny reward model; anything else unchanged."""
+    if path != "tiny":
+        return path
+    from cascade.reward_model import build_tiny_reward_model
+
+    return str(build_tiny_reward_model(seed=seed))
+
+
+class RewardModelReward:
+    """TRL reward function: gate, then reward-model score; runs the model in a Ray actor when Ray is up."""
+
+    def __init__(
+        self, pool: Any, group_size: int, stream: TaskStream | None = None, name: str = "reward_model", **options: Any
+    ) -> None:
+        unknown = sorted(set(options) - _OPTIONS)
+        if unknown:
+            raise ValueError(f"reward_model: unknown option(s) {unknown}; known: {sorted(_OPTIONS)}")
+        if options.get("gate") not in GATES:
+            raise ValueError(f"reward_model: gate must be one of {GATES}, got {options.get('gate')!r}")
+        if options.get("normalize") not in NORMALIZERS:
+            raise ValueError(f"reward_model: normalize must be one of {NORMALIZERS}, got {options.get('normalize')!r}")
+        self.__name__ = name
+        self.seed = int(options.get("seed", 0))
+        self.path = resolve_path(str(options.get("path", "tiny")), self.seed)  # build "tiny" now, not mid-step
+        self.floor = float(options.get("floor", 0.0))
+        self.normalize = options.get("normalize")
+        self.timeout_s = float(options.get("timeout_s", 300.0))
+        self.server_options = {
+            "batch_size": int(options.get("batch_size", 16)),
+            "num_gpus": float(options.get("num_gpus", 0)),
+            "num_cpus": float(options.get("num_cpus", 0)),
+            "max_length": options.get("max_length"),
+        }
+        self.gate = TaskReward(pool, group_size, stream, name=f"{name}/gate") if options.get("gate") == "task" else None
+        self._server: Any = None
+        self._local: Any = None
+
+    def __call__(self, prompts: list[Any], completions: list[Any], task: list[str], **kwargs: Any) -> list[float]:
+        log_metric = kwargs.get("log_metric")
+        if self.gate is not None:
+            passed = [v.correct for v in self._gate_verdicts(prompts, completions, task, kwargs)]
+        else:
+            passed = [True] * len(completions)
+        keep = [i for i, ok in enumerate(passed) if ok]
+        texts = [completion_text(c) for c in completions]
+        scores: list[float | None] = [None] * len(completions)
+        if keep:
+            for i, s in zip(keep, self._score([(prompts[i], texts[i]) for i in keep], log_metric)):
+                scores[i] = s
+        rewards = apply_gate(scores, passed, self.floor, self.normalize)
+        if log_metric is not None and completions:
+            scored = [s for s in scores if s is not None]
+            if scored:
+                log_metric("rm/score_mean", sum(scored) / len(scored))
+            log_metric("rm/gated_frac", 1.0 - len(keep) / len(completions))
+        return rewards
+
+    def _gate_verdicts(self, prompts: list[Any], completions: list[Any], task: list[str], kwargs: dict[str, Any]) -> list[Any]:
+        self.gate(prompts=prompts, completions=completions, task=task, log_metric=kwargs.get("log_metric"))
+        return self.gate.last_verdicts
+
+    def _score(self, pairs: list[tuple[Any, str]], log_metric: Any) -> list[float | None]:
+        """Scores from the actor (or in-process without Ray); a failed call scores nothing, logged."""
+        try:
+            return self._scorer_call(pairs)
+        except Exception as exc:  # noqa: BLE001 - a dead or hung reward model must not end training
+            log.warning("reward model call failed (%s: %s); this batch gets the floor", type(exc).__name__, exc)
+            if log_metric is not None:
+                log_metric("rm/failures", 1.0)
+            self.close()
+            return [None] * len(pairs)
+
+    def _scorer_call(self, pairs: list[tuple[Any, str]]) -> list[float]:
+        import ray
+
+        if not ray.is_initialized():
+            if self._local is None:
+                from verifiers.reward_model import RewardModelScorer
+
+                opts = self.server_options
+                self._local = RewardModelScorer(self.path, opts["batch_size"], max_length=opts["max_length"])
+            return self._local.score(pairs)
+        if self._server is None:
+            from verifiers.reward_model import start_reward_model_server
+
+            self._server = start_reward_model_server(self.path, **self.server_options)
+        return ray.get(self._server.score.remote(pairs), timeout=self.timeout_s)
+
+    def close(self) -> None:
+        """Stop the reward-model actor (the runner calls this when the stage ends)."""
+        if self._server is not None:
+            import ray
+
+            ray.kill(self._server, no_restart=True)
+            self._server = None
+        self._local = None
