@@ -296,20 +296,26 @@ def rsa_rollouts(
     budget: int = 256,
     tail: int = 256,
     seed: int = 0,
-    option: OptionOpt = None,
+    option: Annotated[list[str] | None, typer.Option("--option", "-o", help="ENV_ID:key=value (or key=value for every env)")] = None,
 ) -> None:
     """Write candidate rollouts of CHECKPOINT for the rsa/aggregate co-training env."""
     from cascade.rsa import make_rollout_file
     from envs import UnknownEnvironmentError, get_env
 
-    options = _env_options(option)
+    options: dict[str, dict[str, Any]] = {e: {} for e in env}
+    for item in option or []:
+        target, _, rest = item.rpartition(":") if ":" in item.split("=", 1)[0] else ("", "", item)
+        for env_id in [target] if target else env:
+            if env_id not in options:
+                die(f"--option {item!r}: {env_id} is not one of the --env ids")
+            options[env_id].update(_env_options([rest]))
     for env_id in env:
         try:
-            get_env(env_id, **options)
+            get_env(env_id, **options[env_id])
         except (UnknownEnvironmentError, ValueError, TypeError) as exc:
             die(f"--env {env_id}: {exc}")
     _policy(checkpoint)  # validates the path before the (slow) load inside
-    path = make_rollout_file(checkpoint, env, n, out, num_tasks, budget, tail, seed, {e: options for e in env})
+    path = make_rollout_file(checkpoint, env, n, out, num_tasks, budget, tail, seed, options)
     print(path)
 
 

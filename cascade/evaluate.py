@@ -16,7 +16,7 @@ from typing import Any
 
 import yaml
 
-from cascade.rsa import GenerateFn, RSAConfig, TailFn, run_rsa
+from cascade.rsa import GenerateFn, RSAConfig, TailFn, run_rsa_many
 from envs import Task, get_env
 
 SUITES_PATH = Path(__file__).resolve().parents[1] / "configs" / "eval_suites.yaml"
@@ -111,7 +111,7 @@ def evaluate_tasks(tasks: list[Task], generate_fn: GenerateFn, pool: Any, n: int
         f"pass@{k}": _mean([pass_at_k(n, c, k) for c in correct]),
     }
     if rsa is not None:
-        results = [run_rsa(None, None, t.prompt_text(), rsa, generate_fn, tail_fn=tail_fn) for t in tasks]
+        results = run_rsa_many(None, None, [t.prompt_text() for t in tasks], rsa, generate_fn, tail_fn=tail_fn)
         rsa_verdicts = pool.verify([(t.verifier, r.completion, t.payload) for t, r in zip(tasks, results)])
         out["rsa"] = _mean([float(v.correct) for v in rsa_verdicts])
         out["rsa_answers"] = [r.answer for r in results]

@@ -24,7 +24,7 @@ from envs.rsa import AggregationTemplate, build_aggregation_prompt, load_templat
 
 __all__ = [
     "RSAConfig", "RSAResult", "build_aggregation_prompt", "extract_answer_key", "majority_vote",
-    "make_generate_fn", "make_rollout_file", "make_tail_fn", "run_rsa", "select_tails", "write_rollouts",
+    "make_generate_fn", "make_rollout_file", "make_tail_fn", "run_rsa", "run_rsa_many", "select_tails", "write_rollouts",
 ]
 
 GenerateFn = Callable[[list[str], int], list[str]]  # (user prompts, max_new_tokens) -> one completion each
@@ -117,7 +117,7 @@ def make_tail_fn(tokenizer: Any) -> TailFn:
             return text
         # A cut inside a multi-byte character decodes to U+FFFD, which re-encodes longer: shrink until it fits.
         for k in range(tau, 0, -1):
-            out = tokenizer.decode(ids[-k:], skip_special_tokens=True)
+            out = tokenizer.decode(ids[-k:], skip_special_tokens=True).lstrip("\ufffd")
             if len(tokenizer.encode(out, add_special_tokens=False)) <= tau:
                 return out
         return ""
@@ -158,8 +158,6 @@ def make_generate_fn(model: Any, tokenizer: Any, seed: int = 0, batch_size: int 
 
 def _round(index: int, prompts: list[str], completions: list[str], tail_fn: TailFn, tau: int,
            parents: list[list[int]]) -> RSARound:
-    if len(completions) != len(prompts):
-        raise RuntimeError(f"generate returned {len(completions)} completions for {len(prompts)} prompts")
     answers = [extract_answer_key(c) for c in completions]
     return RSARound(index, prompts, completions, [tail_fn(c, tau) for c in completions], answers,
                     majority_vote(answers)[1], parents)
@@ -168,31 +166,51 @@ def _round(index: int, prompts: list[str], completions: list[str], tail_fn: Tail
 def run_rsa(model: Any, tokenizer: Any, problem: str, cfg: RSAConfig, generate_fn: GenerateFn | None = None,
             template: AggregationTemplate | None = None, tail_fn: TailFn | None = None) -> RSAResult:
     """Markovian RSA on one problem; ``model`` is only used when no ``generate_fn`` is given."""
+    return run_rsa_many(model, tokenizer, [problem], cfg, generate_fn, template, tail_fn)[0]
+
+
+def run_rsa_many(model: Any, tokenizer: Any, problems: list[str], cfg: RSAConfig, generate_fn: GenerateFn | None = None,
+                 template: AggregationTemplate | None = None, tail_fn: TailFn | None = None) -> list[RSAResult]:
+    """RSA on several problems at once: one generate call per round for all of them (batching)."""
     generate = generate_fn or make_generate_fn(model, tokenizer, cfg.seed)
     if tail_fn is None and tokenizer is None:
         raise ValueError("run_rsa needs a tokenizer or a tail_fn (tails are counted in tokens)")
     tail_fn = tail_fn or make_tail_fn(tokenizer)
     template = template or load_template()
-    prompts = [problem] * cfg.n
-    rounds = [_round(0, prompts, generate(prompts, cfg.budget), tail_fn, cfg.tail, [])]
-    for r in range(1, cfg.t):
-        rng = random.Random(f"rsa:{cfg.seed}:{r}")
-        prev = rounds[-1].tails
-        parents = [select_tails(len(prev), cfg.c, rng) for _ in range(cfg.n)]
-        prompts = [build_aggregation_prompt(problem, [prev[i] for i in p], template) for p in parents]
-        rounds.append(_round(r, prompts, generate(prompts, cfg.budget), tail_fn, cfg.tail, parents))
-    last = rounds[-1]
-    answer, votes = majority_vote(last.answers)
-    completion = next((c for c, a in zip(last.completions, last.answers) if a == answer), last.completions[0])
-    aggregate = None
+    rounds: list[list[RSARound]] = [[] for _ in problems]
+    parents: list[list[list[int]]] = [[] for _ in problems]
+    for r in range(cfg.t):
+        if r == 0:
+            prompts = [[p] * cfg.n for p in problems]
+        else:
+            prompts = []
+            for i, problem in enumerate(problems):
+                rng, prev = random.Random(f"rsa:{cfg.seed}:{i}:{r}"), rounds[i][-1].tails
+                parents[i] = [select_tails(len(prev), cfg.c, rng) for _ in range(cfg.n)]
+                prompts.append([build_aggregation_prompt(problem, [prev[j] for j in ps], template) for ps in parents[i]])
+        flat = generate([p for ps in prompts for p in ps], cfg.budget)
+        if len(flat) != cfg.n * len(problems):
+            raise RuntimeError(f"generate returned {len(flat)} completions for {cfg.n * len(problems)} prompts")
+        for i in range(len(problems)):
+            rounds[i].append(_round(r, prompts[i], flat[i * cfg.n : (i + 1) * cfg.n], tail_fn, cfg.tail, parents[i]))
+    results = []
+    for i, problem in enumerate(problems):
+        last = rounds[i][-1]
+        answer, votes = majority_vote(last.answers)
+        completion = next((c for c, a in zip(last.completions, last.answers) if a == answer), last.completions[0])
+        results.append(RSAResult(problem, rounds[i], answer, votes, completion))
     if cfg.final_aggregate:
-        picks = select_tails(len(last.tails), cfg.c, random.Random(f"rsa:{cfg.seed}:final"))
-        prompt = build_aggregation_prompt(problem, [last.tails[i] for i in picks], template)
-        completion = generate([prompt], cfg.budget)[0]
-        agg_answer = extract_answer_key(completion)
-        aggregate = {"parents": picks, "answer": agg_answer, "vote_answer": answer}
-        answer = agg_answer
-    return RSAResult(problem, rounds, answer, votes, completion, aggregate)
+        _final_aggregate(results, cfg, generate, template)
+    return results
+
+
+def _final_aggregate(results: list[RSAResult], cfg: RSAConfig, generate: GenerateFn, template: AggregationTemplate) -> None:
+    """One more aggregation per problem over C tails of its last population; its answer replaces the vote."""
+    picks = [select_tails(len(r.rounds[-1].tails), cfg.c, random.Random(f"rsa:{cfg.seed}:{i}:final")) for i, r in enumerate(results)]
+    prompts = [build_aggregation_prompt(r.problem, [r.rounds[-1].tails[j] for j in ps], template) for r, ps in zip(results, picks)]
+    for r, ps, completion in zip(results, picks, generate(prompts, cfg.budget)):
+        r.aggregate = {"parents": ps, "answer": extract_answer_key(completion), "vote_answer": r.answer}
+        r.answer, r.completion = r.aggregate["answer"], completion
 
 
 def write_rollouts(tasks: list[Any], generate_fn: GenerateFn, tail_fn: TailFn, n: int, budget: int, tau: int,

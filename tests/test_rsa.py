@@ -18,6 +18,7 @@ from cascade.rsa import (
     majority_vote,
     make_tail_fn,
     run_rsa,
+    run_rsa_many,
     select_tails,
     write_rollouts,
 )
@@ -91,6 +92,21 @@ def test_aggregation_prompts_hold_problem_and_exactly_c_previous_tails() -> None
             assert not any(c in prompt for c in prev.completions)  # only tails cross rounds
 
 
+def test_many_problems_share_each_round_s_generate_call() -> None:
+    problems = [f"Problem {k}: what is {k}+{k}?" for k in range(3)]
+    fake = FakePolicy()
+    results = run_rsa_many(None, WordTokenizer(), problems, RSAConfig(n=4, c=2, t=3, budget=8, tail=6), fake)
+    assert [len(p) for p, _ in fake.calls] == [12, 12, 12]
+    for problem, res in zip(problems, results):
+        assert res.problem == problem and len(res.rounds) == 3
+        for prev, rnd in zip(res.rounds, res.rounds[1:]):
+            for prompt, parents in zip(rnd.prompts, rnd.parents):
+                assert prompt.startswith(problem)
+                assert all(f"...{prev.tails[j]}" in prompt for j in parents)
+    assert results[0].to_dict() == run_rsa(None, WordTokenizer(), problems[0], RSAConfig(n=4, c=2, t=3, budget=8, tail=6),
+                                          FakePolicy()).to_dict()  # alone or batched, same rounds
+
+
 def test_tails_are_the_last_tau_tokens() -> None:
     _, res = _run(RSAConfig(n=4, c=2, t=2, budget=16, tail=5))
     for r in res.rounds:
@@ -109,6 +125,7 @@ def test_tail_fits_the_real_tokenizer_even_across_multibyte_cuts() -> None:
     for text in ["é" * 40, "naïve café → résumé ✓ " * 5, "plain ascii text " * 10]:
         for tau in (1, 3, 7):
             assert len(tok.encode(tail(text, tau), add_special_tokens=False)) <= tau
+            assert not tail(text, tau).startswith("\ufffd")
 
 
 def test_vote_and_its_counts() -> None:
@@ -261,3 +278,15 @@ def test_cli_rsa_usage_errors(tmp_path: Path) -> None:
     assert res.exit_code == 2 and "not a checkpoint" in res.output
     res = runner.invoke(app, ["rsa", "tiny", "--prompt", "x", "--c", "0"])
     assert res.exit_code == 2 and "c must be" in res.output
+
+
+def test_cli_rsa_rollouts_option_targets_must_be_listed_envs(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from cascade.cli import app
+
+    res = CliRunner().invoke(app, ["rsa-rollouts", "tiny", "--out", str(tmp_path / "r.jsonl"), "--env", "arith/add",
+                                   "-o", "data/math:path=x.jsonl"])
+    assert res.exit_code == 2 and "not one of the --env ids" in res.output
+    res = CliRunner().invoke(app, ["rsa-rollouts", "tiny", "--out", str(tmp_path / "r.jsonl"), "--env", "arith/add", "-o", "path=x"])
+    assert res.exit_code == 2 and "arith/add" in res.output
