@@ -268,7 +268,7 @@ def rsa_cmd(
     tasks = _tasks(dataset, limit, _env_options(option)) if dataset is not None else None
     model, tokenizer = _policy(checkpoint)
     generate, tail_fn = make_generate_fn(model, tokenizer, seed), make_tail_fn(tokenizer)
-    problems = [prompt] if tasks is None else [task.prompt_text() for task in tasks]
+    problems = [prompt] if tasks is None else [task.prompt for task in tasks]
     results = [r.to_dict() for r in run_rsa_many(model, tokenizer, problems, cfg, generate, tail_fn=tail_fn)]
     out: dict[str, Any] = {"config": cfg.__dict__, "results": results}
     if tasks is not None:

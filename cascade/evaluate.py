@@ -9,6 +9,7 @@ injected (``generate_fn``) so the metrics are testable with a fake policy.
 from __future__ import annotations
 
 import importlib
+import json
 from dataclasses import asdict, dataclass, field, replace
 from math import comb
 from pathlib import Path
@@ -21,6 +22,7 @@ from envs import Task, get_env
 
 SUITES_PATH = Path(__file__).resolve().parents[1] / "configs" / "eval_suites.yaml"
 _DATA_SUFFIXES = (".jsonl", ".json", ".parquet", ".csv")
+DRAWS_PER_TASK = 10
 
 
 def pass_at_k(n: int, c: int, k: int) -> float:
@@ -87,12 +89,22 @@ def suite_names(path: str | Path | None = None) -> list[str]:
 
 def load_tasks(source: str, limit: int, options: dict[str, Any] | None = None, seed_start: int = 0,
                difficulty: int = 0) -> list[Task]:
-    """``limit`` tasks of an env id, or of a problem/answer data file (judged as math)."""
+    """Up to ``limit`` distinct tasks of an env id, or of a problem/answer data file (judged as math).
+
+    Seeds run from ``seed_start``; a task whose prompt was already drawn (small files, envs
+    that pick rows at random) is skipped, for at most ``DRAWS_PER_TASK * limit`` draws.
+    """
     if source.endswith(_DATA_SUFFIXES) or Path(source).is_file():
         env = get_env("data/math", path=source, **(options or {}))
     else:
         env = get_env(source, **(options or {}))
-    return [env.sample(seed=seed_start + i, difficulty=difficulty) for i in range(limit)]
+    tasks: dict[str, Task] = {}
+    for seed in range(seed_start, seed_start + DRAWS_PER_TASK * limit):
+        if len(tasks) == limit:
+            break
+        task = env.sample(seed=seed, difficulty=difficulty)
+        tasks.setdefault(json.dumps(task.prompt, sort_keys=True), task)
+    return list(tasks.values())
 
 
 def evaluate_tasks(tasks: list[Task], generate_fn: GenerateFn, pool: Any, n: int, k: int, max_new_tokens: int,
@@ -100,7 +112,7 @@ def evaluate_tasks(tasks: list[Task], generate_fn: GenerateFn, pool: Any, n: int
     """pass@1 / pass@k over ``tasks`` (n samples each); with ``rsa``, RSA's accuracy too."""
     if k > n:
         raise ValueError(f"pass@{k} needs at least {k} samples per task, got n={n}")
-    prompts = [t.prompt_text() for t in tasks for _ in range(n)]
+    prompts = [t.prompt for t in tasks for _ in range(n)]
     completions = generate_fn(prompts, max_new_tokens)
     items = [(t.verifier, c, t.payload) for i, t in enumerate(tasks) for c in completions[i * n : (i + 1) * n]]
     verdicts = pool.verify(items)
@@ -111,7 +123,7 @@ def evaluate_tasks(tasks: list[Task], generate_fn: GenerateFn, pool: Any, n: int
         f"pass@{k}": _mean([pass_at_k(n, c, k) for c in correct]),
     }
     if rsa is not None:
-        results = run_rsa_many(None, None, [t.prompt_text() for t in tasks], rsa, generate_fn, tail_fn=tail_fn)
+        results = run_rsa_many(None, None, [t.prompt for t in tasks], rsa, generate_fn, tail_fn=tail_fn)
         rsa_verdicts = pool.verify([(t.verifier, r.completion, t.payload) for t, r in zip(tasks, results)])
         out["rsa"] = _mean([float(v.correct) for v in rsa_verdicts])
         out["rsa_answers"] = [r.answer for r in results]

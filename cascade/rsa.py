@@ -20,14 +20,15 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from envs.rsa import AggregationTemplate, build_aggregation_prompt, load_template
+from envs.rsa import AggregationTemplate, build_aggregation_prompt, load_template, user_text, with_user_text
 
 __all__ = [
     "RSAConfig", "RSAResult", "build_aggregation_prompt", "extract_answer_key", "majority_vote",
     "make_generate_fn", "make_rollout_file", "make_tail_fn", "run_rsa", "run_rsa_many", "select_tails", "write_rollouts",
 ]
 
-GenerateFn = Callable[[list[str], int], list[str]]  # (user prompts, max_new_tokens) -> one completion each
+Prompt = str | list[dict[str, str]]  # text, or chat messages (system messages are kept)
+GenerateFn = Callable[[list[Prompt], int], list[str]]  # (prompts, max_new_tokens) -> one completion each
 TailFn = Callable[[str, int], str]  # (completion, tau) -> its last tau tokens as text
 _FENCE_RE = re.compile(r"```[^\n`]*\n(.*?)```", re.DOTALL)
 
@@ -53,7 +54,7 @@ class RSAConfig:
 @dataclass
 class RSARound:
     index: int
-    prompts: list[str]
+    prompts: list[Prompt]
     completions: list[str]
     tails: list[str]
     answers: list[str | None]
@@ -138,7 +139,7 @@ def make_generate_fn(model: Any, tokenizer: Any, seed: int = 0, batch_size: int 
     torch.manual_seed(seed)
 
     @torch.no_grad()
-    def generate(prompts: list[str], max_new_tokens: int) -> list[str]:
+    def generate(prompts: list[Prompt], max_new_tokens: int) -> list[str]:
         model.eval()
         side, tokenizer.padding_side = tokenizer.padding_side, "left"
         try:
@@ -156,22 +157,25 @@ def make_generate_fn(model: Any, tokenizer: Any, seed: int = 0, batch_size: int 
     return generate
 
 
-def _round(index: int, prompts: list[str], completions: list[str], tail_fn: TailFn, tau: int,
+def _round(index: int, prompts: list[Prompt], completions: list[str], tail_fn: TailFn, tau: int,
            parents: list[list[int]]) -> RSARound:
     answers = [extract_answer_key(c) for c in completions]
     return RSARound(index, prompts, completions, [tail_fn(c, tau) for c in completions], answers,
                     majority_vote(answers)[1], parents)
 
 
-def run_rsa(model: Any, tokenizer: Any, problem: str, cfg: RSAConfig, generate_fn: GenerateFn | None = None,
+def run_rsa(model: Any, tokenizer: Any, problem: Prompt, cfg: RSAConfig, generate_fn: GenerateFn | None = None,
             template: AggregationTemplate | None = None, tail_fn: TailFn | None = None) -> RSAResult:
     """Markovian RSA on one problem; ``model`` is only used when no ``generate_fn`` is given."""
     return run_rsa_many(model, tokenizer, [problem], cfg, generate_fn, template, tail_fn)[0]
 
 
-def run_rsa_many(model: Any, tokenizer: Any, problems: list[str], cfg: RSAConfig, generate_fn: GenerateFn | None = None,
+def run_rsa_many(model: Any, tokenizer: Any, problems: list[Prompt], cfg: RSAConfig, generate_fn: GenerateFn | None = None,
                  template: AggregationTemplate | None = None, tail_fn: TailFn | None = None) -> list[RSAResult]:
-    """RSA on several problems at once: one generate call per round for all of them (batching)."""
+    """RSA on several problems at once: one generate call per round for all of them (batching).
+
+    A chat problem keeps its system messages; aggregation rewrites only its last user message.
+    """
     generate = generate_fn or make_generate_fn(model, tokenizer, cfg.seed)
     if tail_fn is None and tokenizer is None:
         raise ValueError("run_rsa needs a tokenizer or a tail_fn (tails are counted in tokens)")
@@ -187,7 +191,9 @@ def run_rsa_many(model: Any, tokenizer: Any, problems: list[str], cfg: RSAConfig
             for i, problem in enumerate(problems):
                 rng, prev = random.Random(f"rsa:{cfg.seed}:{i}:{r}"), rounds[i][-1].tails
                 parents[i] = [select_tails(len(prev), cfg.c, rng) for _ in range(cfg.n)]
-                prompts.append([build_aggregation_prompt(problem, [prev[j] for j in ps], template) for ps in parents[i]])
+                text = user_text(problem)
+                prompts.append([with_user_text(problem, build_aggregation_prompt(text, [prev[j] for j in ps], template))
+                                for ps in parents[i]])
         flat = generate([p for ps in prompts for p in ps], cfg.budget)
         if len(flat) != cfg.n * len(problems):
             raise RuntimeError(f"generate returned {len(flat)} completions for {cfg.n * len(problems)} prompts")
@@ -198,16 +204,17 @@ def run_rsa_many(model: Any, tokenizer: Any, problems: list[str], cfg: RSAConfig
         last = rounds[i][-1]
         answer, votes = majority_vote(last.answers)
         completion = next((c for c, a in zip(last.completions, last.answers) if a == answer), last.completions[0])
-        results.append(RSAResult(problem, rounds[i], answer, votes, completion))
+        results.append(RSAResult(user_text(problem), rounds[i], answer, votes, completion))
     if cfg.final_aggregate:
-        _final_aggregate(results, cfg, generate, template)
+        _final_aggregate(problems, results, cfg, generate, template)
     return results
 
 
-def _final_aggregate(results: list[RSAResult], cfg: RSAConfig, generate: GenerateFn, template: AggregationTemplate) -> None:
+def _final_aggregate(problems: list[Prompt], results: list[RSAResult], cfg: RSAConfig, generate: GenerateFn, template: AggregationTemplate) -> None:
     """One more aggregation per problem over C tails of its last population; its answer replaces the vote."""
     picks = [select_tails(len(r.rounds[-1].tails), cfg.c, random.Random(f"rsa:{cfg.seed}:{i}:final")) for i, r in enumerate(results)]
-    prompts = [build_aggregation_prompt(r.problem, [r.rounds[-1].tails[j] for j in ps], template) for r, ps in zip(results, picks)]
+    prompts = [with_user_text(p, build_aggregation_prompt(r.problem, [r.rounds[-1].tails[j] for j in ps], template))
+               for p, r, ps in zip(problems, results, picks)]
     for r, ps, completion in zip(results, picks, generate(prompts, cfg.budget)):
         r.aggregate = {"parents": ps, "answer": extract_answer_key(completion), "vote_answer": r.answer}
         r.answer, r.completion = r.aggregate["answer"], completion
@@ -218,7 +225,7 @@ def write_rollouts(tasks: list[Any], generate_fn: GenerateFn, tail_fn: TailFn, n
     """One JSONL row per task: the task, ``n`` rollout tails and (with a pool) their correctness."""
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    prompts = [t.prompt_text() for t in tasks for _ in range(n)]
+    prompts = [t.prompt for t in tasks for _ in range(n)]
     completions = generate_fn(prompts, budget) if prompts else []
     correct: list[Any] = [None] * len(completions)
     if pool is not None:

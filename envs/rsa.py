@@ -85,6 +85,14 @@ def with_user_text(prompt: str | list[dict[str, str]], text: str) -> str | list[
     return out
 
 
+def user_text(prompt: str | list[dict[str, str]]) -> str:
+    """The text a prompt asks (its last user message for chat prompts)."""
+    if isinstance(prompt, str):
+        return prompt
+    users = [m["content"] for m in prompt if m.get("role") == "user"]
+    return users[-1] if users else ""
+
+
 def resolve_path(path: str | Path) -> Path:
     """A path as given, else relative to the repository (shipped files work from any cwd)."""
     p = Path(path)

@@ -12,6 +12,7 @@ import pytest
 
 from cascade.evaluate import evaluate_suite, evaluate_tasks, load_suite, load_tasks, pass_at_k, suite_names
 from envs import get_env
+from envs.rsa import user_text
 from verifiers.pool import LocalVerifierPool
 
 SUITE_YAML = """
@@ -61,11 +62,11 @@ class EvenSeedPolicy:
     def task_of(self, prompt: str):
         return next(t for t in self.tasks if prompt.startswith(t.prompt_text()))
 
-    def __call__(self, prompts: list[str], max_new_tokens: int) -> list[str]:
+    def __call__(self, prompts: list, max_new_tokens: int) -> list[str]:
         self.calls += 1
         seen: Counter[str] = Counter()
         out = []
-        for p in prompts:
+        for p in map(user_text, prompts):
             task = self.task_of(p)
             seen[p] += 1
             right = task.seed % 2 == 0 or ("Candidate 1:" not in p and seen[p] == 1)
@@ -156,3 +157,10 @@ def test_cli_eval_on_the_tiny_model(tmp_path: Path) -> None:
     data = json.loads(out.read_text())
     assert set(data["envs"]) == {"arith/add@0", "data/math@0", "if/simple@0", "code/predict_output@0"}
     assert all(0.0 <= r["pass@1"] <= 1.0 and r["tasks"] == 1 for r in data["envs"].values())
+
+
+def test_tasks_are_distinct_even_when_an_env_repeats_itself() -> None:
+    tasks = load_tasks("code/problems", 8, seed_start=1_000_000)
+    assert len(tasks) == 8 and len({t.prompt_text() for t in tasks}) == 8
+    assert len(load_tasks("data/math/tiny_arith.jsonl", 3)) == 3  # a data file is judged as math
+    assert load_tasks("data/math/tiny_arith.jsonl", 3)[0].verifier == "math"

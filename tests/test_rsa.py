@@ -23,7 +23,7 @@ from cascade.rsa import (
     write_rollouts,
 )
 from envs import get_env
-from envs.rsa import DEFAULT_ROLLOUTS, AggregationTemplate, load_rollout_rows, load_template
+from envs.rsa import DEFAULT_ROLLOUTS, AggregationTemplate, load_rollout_rows, load_template, user_text
 from verifiers import get_verifier, verify_safely
 from verifiers.pool import LocalVerifierPool
 
@@ -52,7 +52,7 @@ class FakePolicy:
     def __call__(self, prompts: list[str], max_new_tokens: int) -> list[str]:
         self.calls.append((list(prompts), max_new_tokens))
         out = []
-        for i, p in enumerate(prompts):
+        for i, p in enumerate(map(user_text, prompts)):
             if "Candidate 1:" in p:
                 seen = re.findall(r"\\boxed\{(\d+)\}", p.split("Candidate 1:", 1)[1])
                 ans = majority_vote(seen)[0] or "0"
@@ -105,6 +105,18 @@ def test_many_problems_share_each_round_s_generate_call() -> None:
                 assert all(f"...{prev.tails[j]}" in prompt for j in parents)
     assert results[0].to_dict() == run_rsa(None, WordTokenizer(), problems[0], RSAConfig(n=4, c=2, t=3, budget=8, tail=6),
                                           FakePolicy()).to_dict()  # alone or batched, same rounds
+
+
+def test_chat_problems_keep_their_system_message() -> None:
+    chat = [{"role": "system", "content": "Be terse."}, {"role": "user", "content": PROBLEM}]
+    fake = FakePolicy()
+    res = run_rsa(None, WordTokenizer(), chat, RSAConfig(n=2, c=2, t=2, budget=8, tail=4, final_aggregate=True), fake)
+    assert res.problem == PROBLEM
+    assert fake.calls[0][0] == [chat, chat]
+    for prompts, _ in fake.calls[1:]:
+        for p in prompts:
+            assert p[0] == chat[0] and p[1]["role"] == "user" and p[1]["content"].startswith(PROBLEM)
+            assert "Candidate 2:" in p[1]["content"]
 
 
 def test_tails_are_the_last_tau_tokens() -> None:
