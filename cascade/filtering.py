@@ -25,8 +25,19 @@ CACHE_FILE = "pass_rate_filter.json"
 
 @torch.no_grad()
 def sample_completions(model: Any, tokenizer: Any, prompts: list[Any], n: int, max_new_tokens: int, batch_size: int = 16) -> list[list[str]]:
-    """``n`` sampled completions per chat prompt, with the policy's own generation settings."""
+    """``n`` sampled completions per chat prompt, with the policy's own generation settings.
+
+    Prompts are padded on the left, so every prompt's last token sits next to its completion.
+    """
     model.eval()
+    side, tokenizer.padding_side = tokenizer.padding_side, "left"
+    try:
+        return _sample(model, tokenizer, prompts, n, max_new_tokens, batch_size)
+    finally:
+        tokenizer.padding_side = side
+
+
+def _sample(model: Any, tokenizer: Any, prompts: list[Any], n: int, max_new_tokens: int, batch_size: int) -> list[list[str]]:
     out: list[list[str]] = []
     for start in range(0, len(prompts), batch_size):
         chunk = prompts[start : start + batch_size]
