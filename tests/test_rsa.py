@@ -249,7 +249,9 @@ def test_rollout_file_from_a_policy_feeds_the_env(tmp_path: Path) -> None:
 def test_stage3_defaults_mix_in_aggregation_prompts() -> None:
     import stages.math_code_rl as stage
 
-    assert {"id": "rsa/aggregate", "weight": 0.1} in stage.KIND.envs
+    weights = {e["id"]: e["weight"] for e in stage.KIND.envs}
+    assert weights["rsa/aggregate"] == 0.125  # report Table VI, phase 1: math TTC/RSA 12.5%
+    assert abs(sum(weights.values()) - 1.0) < 1e-9
 
 
 # ------------------------------------------------------------------ CLI
