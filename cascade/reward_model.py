@@ -35,8 +35,9 @@ PAIR_SOURCES: tuple[tuple[str, dict[str, Any]], ...] = (
 
 def default_cache_dir(seed: int = 0) -> Path:
     """Where ``path: tiny`` lives: ``$ZAYA_CASCADE_CACHE`` or ``~/.cache/zaya-cascade``, per version and seed."""
-    root = os.environ.get("ZAYA_CASCADE_CACHE") or Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "zaya-cascade"
-    return Path(root) / f"tiny-rm-v{TINY_RM_VERSION}-seed{seed}"
+    xdg = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache"))
+    root = Path(os.environ.get("ZAYA_CASCADE_CACHE") or xdg / "zaya-cascade")
+    return root / f"tiny-rm-v{TINY_RM_VERSION}-seed{seed}"
 
 
 def is_checkpoint(path: Path) -> bool:

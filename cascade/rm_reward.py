@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import math
+from pathlib import Path
 from typing import Any
 
 from cascade.rewards import TaskReward, completion_text
@@ -23,7 +24,9 @@ from cascade.task_stream import TaskStream
 log = logging.getLogger(__name__)
 GATES = (None, "task")
 NORMALIZERS = (None, "sigmoid")
-_OPTIONS = {"path", "gate", "floor", "batch_size", "num_gpus", "num_cpus", "normalize", "timeout_s", "max_length", "seed"}
+_OPTIONS = {
+    "path", "gate", "floor", "batch_size", "num_gpus", "num_cpus", "normalize", "timeout_s", "max_length", "seed",
+}
 
 
 def apply_gate(scores: list[float | None], passed: list[bool], floor: float, normalize: str | None) -> list[float]:
@@ -38,7 +41,12 @@ def apply_gate(scores: list[float | None], passed: list[bool], floor: float, nor
 
 
 def resolve_path(path: str, seed: int = 0) -> str:
-    """``tiny`` -> the cached (built on first use) tiny reward model; anything else unchanged."""
+    """``tiny`` -> the cached (built on first use) tiny reward model; a local path must exist; hub ids pass."""
+    if path.startswith(("/", ".", "~")):
+        local = Path(path).expanduser()
+        if not local.is_dir():
+            raise ValueError(f"reward_model: no reward-model checkpoint at {path}")
+        return str(local)
     if path != "tiny":
         return path
     from cascade.reward_model import build_tiny_reward_model
@@ -73,12 +81,14 @@ class RewardModelReward:
         }
         self.gate = TaskReward(pool, group_size, stream, name=f"{name}/gate") if options.get("gate") == "task" else None
         self._server: Any = None
+        self._has_scored = False
         self._local: Any = None
 
     def __call__(self, prompts: list[Any], completions: list[Any], task: list[str], **kwargs: Any) -> list[float]:
         log_metric = kwargs.get("log_metric")
         if self.gate is not None:
-            passed = [v.correct for v in self._gate_verdicts(prompts, completions, task, kwargs)]
+            self.gate(prompts=prompts, completions=completions, task=task, log_metric=log_metric)
+            passed = [v.correct for v in self.gate.last_verdicts]
         else:
             passed = [True] * len(completions)
         keep = [i for i, ok in enumerate(passed) if ok]
@@ -95,15 +105,19 @@ class RewardModelReward:
             log_metric("rm/gated_frac", 1.0 - len(keep) / len(completions))
         return rewards
 
-    def _gate_verdicts(self, prompts: list[Any], completions: list[Any], task: list[str], kwargs: dict[str, Any]) -> list[Any]:
-        self.gate(prompts=prompts, completions=completions, task=task, log_metric=kwargs.get("log_metric"))
-        return self.gate.last_verdicts
-
     def _score(self, pairs: list[tuple[Any, str]], log_metric: Any) -> list[float | None]:
-        """Scores from the actor (or in-process without Ray); a failed call scores nothing, logged."""
+        """Scores from the actor (or in-process without Ray); a failed call scores nothing, logged.
+
+        Until the model has scored once, failures raise: a model that never loads is a config error.
+        """
         try:
-            return self._scorer_call(pairs)
+            scores = self._scorer_call(pairs)
+            self._has_scored = True
+            return scores
         except Exception as exc:  # noqa: BLE001 - a dead or hung reward model must not end training
+            if not self._has_scored:
+                self.close()
+                raise
             log.warning("reward model call failed (%s: %s); this batch gets the floor", type(exc).__name__, exc)
             if log_metric is not None:
                 log_metric("rm/failures", 1.0)

@@ -51,11 +51,18 @@ def test_gate_sets_the_floor_and_sigmoid_keeps_passes_in_0_1():
         apply_gate([1.0], [True, False], 0.0, None)
 
 
-def test_unknown_options_and_values_are_refused(tiny_rm):
+def test_unknown_options_values_and_missing_checkpoints_are_refused(tmp_path):
     pool = LocalVerifierPool()
-    for bad in ({"gates": "task"}, {"gate": "checker"}, {"normalize": "softmax"}):
+    for bad in ({"gates": "task"}, {"gate": "checker"}, {"normalize": "softmax"}, {"path": str(tmp_path / "no-rm")}):
         with pytest.raises(ValueError):
-            RewardModelReward(pool, 4, path=tiny_rm, **bad)
+            RewardModelReward(pool, 4, **{"path": str(tmp_path), **bad})
+
+
+def test_a_model_that_never_loads_raises_instead_of_training_on_floors(tmp_path):
+    reward = RewardModelReward(LocalVerifierPool(), 2, path=str(tmp_path))  # a dir, but no checkpoint in it
+    task = get_env("chat/prompts").sample(0)
+    with pytest.raises(Exception):
+        reward([task.prompt], ["hi"], task=[task.to_json()])
 
 
 @pytest.mark.slow
@@ -83,7 +90,14 @@ def test_reward_gates_on_the_tasks_own_checker_and_scores_only_passes(tiny_rm, r
     assert logged["reward_model/gate/reason/constraint_failed"] == pytest.approx(passed.count(False) / 6)
     server = reward._server
     assert server is not None  # Ray is up: the model ran in the actor
+    ray_cluster.kill(server, no_restart=True)  # a reward model dying mid-run costs that batch, not the run
+    logged.clear()
+    again = reward(prompts, completions, task=[t.to_json() for t in tasks], log_metric=logged.__setitem__)
+    assert again == [0.0] * 6 and logged["rm/failures"] == 1.0 and reward._server is None
+    reward._scorer_call([(prompts[0], "hello")])  # the next batch starts a fresh actor
+    server = reward._server
     reward.close()
+    assert reward._server is None
     with pytest.raises(ray_cluster.exceptions.RayActorError):
         ray_cluster.get(server.forward_calls.remote(), timeout=30)
 
