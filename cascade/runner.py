@@ -43,6 +43,20 @@ def _fixed_args(stage_path: Path) -> dict[str, Any]:
     }
 
 
+def quiet_libraries() -> None:
+    """Keep the trainer's own progress bar and logs; drop library deprecation chatter."""
+    import warnings
+
+    import datasets
+    import transformers
+
+    datasets.disable_progress_bars()
+    transformers.logging.set_verbosity_error()
+    for module in ("transformers", "trl", "accelerate", "peft"):
+        warnings.filterwarnings("ignore", category=FutureWarning, module=module)
+        warnings.filterwarnings("ignore", category=UserWarning, module=module)
+
+
 def _hardware_defaults() -> dict[str, Any]:
     """TRL defaults to bf16, which a CPU-only machine rejects; the YAML can still override."""
     import torch
@@ -66,6 +80,7 @@ def run_stage(cfg: CascadeConfig, stage_name: str, init_checkpoint: str | None) 
     path = stage_dir(cfg, stage)
     path.mkdir(parents=True, exist_ok=True)
     started = time.monotonic()
+    quiet_libraries()
     model, tokenizer = load_policy(cfg.policy, init_checkpoint, seed=cfg.seed)
     specs = env_specs(kind, stage)
     generator = _generator_pool(cfg, specs)
