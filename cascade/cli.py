@@ -119,7 +119,7 @@ def print_summary(manifest: Any, only: list[str] | None = None) -> None:
     """The per-stage table: steps, mean reward at start and end, time, checkpoint."""
     table = Table(title="cascade summary")
     for col in ("stage", "status", "steps", "metric", "start", "end", "time (s)", "checkpoint"):
-        table.add_column(col)
+        table.add_column(col, overflow="fold")
     fmt = lambda v: "-" if v is None else (f"{v:.3f}" if isinstance(v, float) else str(v))  # noqa: E731
     for name in manifest.data.get("order", list(manifest.data["stages"])):
         if only and name not in only:
@@ -127,9 +127,19 @@ def print_summary(manifest: Any, only: list[str] | None = None) -> None:
         s = manifest.stage(name)
         table.add_row(
             name, s.get("status"), fmt(s.get("steps")), s.get("metric", "-"), fmt(s.get("start")),
-            fmt(s.get("end")), fmt(s.get("wall_s")), s.get("checkpoint", "-"),
+            fmt(s.get("end")), fmt(s.get("wall_s")), _short_path(s.get("checkpoint")),
         )
-    Console().print(table)
+    Console(width=max(Console().width, 120)).print(table)
+
+
+def _short_path(path: str | None) -> str:
+    """Checkpoint paths relative to the working directory when they are under it."""
+    if path is None:
+        return "-"
+    try:
+        return str(Path(path).relative_to(Path.cwd()))
+    except ValueError:
+        return path
 
 
 @envs_app.command("list")
