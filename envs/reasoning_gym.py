@@ -15,7 +15,7 @@ from dataclasses import asdict
 from typing import Any
 
 from envs.base import EnvInfo, Environment, UnknownEnvironmentError, register_provider
-from envs.rlve import preserved_global_rng, try_encode
+from envs.generated import preserved_global_rng, try_encode
 from envs.task import Task
 
 ANSWER_INSTRUCTION = (

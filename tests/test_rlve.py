@@ -11,7 +11,8 @@ import numpy as np
 import pytest
 
 from envs import Task, get_env, list_envs
-from envs.rlve import ANSWER_INSTRUCTION, decode_jsonable, encode_jsonable
+from envs.generated import decode_jsonable, encode_jsonable
+from envs.rlve import ANSWER_INSTRUCTION
 from verifiers import get_verifier, verify_safely
 
 JUNK = ["", "I don't know", "<answer></answer>", "<answer>" + "9" * 5000 + "</answer>", "<answer>\x00💥</answer>",

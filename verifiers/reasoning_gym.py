@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from envs.reasoning_gym import rg_dataset, rg_entry
-from envs.rlve import decode_jsonable, preserved_global_rng
+from envs.generated import decode_jsonable, preserved_global_rng
 from verifiers.base import Verdict, Verifier, register_verifier
 
 

@@ -16,7 +16,8 @@ import re
 from collections import OrderedDict
 from typing import Any
 
-from envs.rlve import preserved_global_rng, problem_from_payload
+from envs.generated import preserved_global_rng
+from envs.rlve import problem_from_payload
 from verifiers.base import Verdict, Verifier, register_verifier
 
 _ANSWER = re.compile(r"<answer>(.*?)</answer>", re.DOTALL)
