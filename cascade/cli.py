@@ -196,7 +196,7 @@ def _read(path: Path, what: str) -> str:
 @app.command()
 def verify(
     verifier: str,
-    payload: Annotated[Path, typer.Option(help="JSON file with the task payload")],
+    payload: Annotated[Path, typer.Option(help="JSON file: the task payload, or a whole task from `envs sample --json`")],
     completion: Annotated[Path, typer.Option(help="Text file with the completion")],
 ) -> None:
     """Judge one completion; prints the verdict as one JSON object."""
@@ -212,6 +212,8 @@ def verify(
         die(f"--payload {payload}: invalid JSON: {exc}")
     if not isinstance(data, dict):
         die(f"--payload {payload}: expected a JSON object, got {type(data).__name__}")
+    if {"prompt", "verifier", "payload", "env_id"} <= data.keys():  # a whole task from `envs sample --json`
+        data = data["payload"]
     verdict = verify_safely(judge, _read(completion, "completion"), data)
     print(json.dumps(verdict.to_dict(), default=str))
 
