@@ -7,6 +7,7 @@ behavioral_rl uses ``reward_model`` with ``path: tiny, gate: task``).
 from __future__ import annotations
 
 import math
+import time
 
 import pytest
 import torch
@@ -98,8 +99,12 @@ def test_reward_gates_on_the_tasks_own_checker_and_scores_only_passes(tiny_rm, r
     server = reward._server
     reward.close()
     assert reward._server is None
+    # ray.kill is asynchronous: a call racing it may still be served, but the actor must die
     with pytest.raises(ray_cluster.exceptions.RayActorError):
-        ray_cluster.get(server.forward_calls.remote(), timeout=30)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            ray_cluster.get(server.forward_calls.remote(), timeout=30)
+            time.sleep(0.2)
 
 
 # ---------------------------------------------------------------- batching
