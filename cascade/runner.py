@@ -57,6 +57,14 @@ def quiet_libraries() -> None:
         warnings.filterwarnings("ignore", category=UserWarning, module=module)
 
 
+def _match_threads_to_resources(stage: StageConfig) -> None:
+    """Torch threads = the CPUs the stage was given: oversubscribed cores make a small CPU
+    model ~10x slower per step (measured in benchmarks/learning.py)."""
+    import torch
+
+    torch.set_num_threads(max(1, int(stage.resources.num_cpus)))
+
+
 def _hardware_defaults() -> dict[str, Any]:
     """TRL defaults to bf16, which a CPU-only machine rejects; the YAML can still override."""
     import torch
@@ -81,6 +89,7 @@ def run_stage(cfg: CascadeConfig, stage_name: str, init_checkpoint: str | None) 
     path.mkdir(parents=True, exist_ok=True)
     started = time.monotonic()
     quiet_libraries()
+    _match_threads_to_resources(stage)
     model, tokenizer = load_policy(cfg.policy, init_checkpoint, seed=cfg.seed)
     specs = env_specs(kind, stage)
     generator = _generator_pool(cfg, specs)
