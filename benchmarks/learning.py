@@ -6,10 +6,10 @@ so a gain here is a gain of the pipeline, not of a benchmark-only loop.
 
 ``accuracy_before`` is measured after SFT and before RL (the SFT is kept short on purpose, so it
 teaches the answer format and part of the skill and leaves RL something to improve);
-``accuracy_untrained`` is the freshly built policy. Accuracy is greedy pass@1 on distinct tasks
-from held-out seeds (a range the training streams never draw), judged by the task's own verifier
-through ``cascade.evaluate``. Held-out seeds are not held-out problems when the space is small
-(arith/add with max_value 9 has 100): ``eval.seen_in_training`` says how many were trained on.
+``accuracy_untrained`` is the freshly built policy. Accuracy is greedy pass@1 on the distinct
+problems of the environment's ``test`` split, which the training streams (``train`` split) never
+draw, judged by the task's own verifier through ``cascade.evaluate``; ``eval.seen_in_training``
+checks that no evaluated prompt was trained on.
 Wall time is noisy: the machine's cores may be shared with other work.
 """
 
@@ -36,7 +36,7 @@ from envs import Task
 from verifiers.pool import LocalVerifierPool
 
 HELDOUT_SEED_BASE = 10**12  # training streams draw seeds below 2**31, so these never occur in training
-ENV = {"id": "arith/add", "difficulty": 0, "options": {"max_value": 9}}
+ENV = {"id": "arith/add", "difficulty": 0, "options": {"max_value": 9, "split": "train", "test_fraction": 0.3}}
 
 # Tuned on a 2-core CPU (see benchmarks/README.md); override any of it with --set key.path=value.
 # SFT: constant LR, because with TRL's linear decay the tiny model stalls on "always answer 10"
@@ -148,7 +148,7 @@ def run(cfg: CascadeConfig, n_eval: int) -> dict[str, Any]:
     """Raw -> SFT -> RL, measuring held-out accuracy at each checkpoint; wall time covers all of it."""
     started = time.monotonic()
     rl_env = cfg.stage("rl").envs[0].model_dump()
-    tasks = heldout_tasks(n_eval, rl_env)
+    tasks = heldout_tasks(n_eval, {**rl_env, "options": {**rl_env["options"], "split": "test"}})
     untrained = checkpoint_accuracy(cfg, None, tasks)
     sft = run_stage(cfg, "sft", None)
     before = checkpoint_accuracy(cfg, sft["checkpoint"], tasks)

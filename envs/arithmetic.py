@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import operator
 import random
+import zlib
 from typing import Any
 
 from envs.base import Environment, register_env
@@ -18,24 +19,40 @@ _OPS = {"add": ("+", operator.add), "sub": ("-", operator.sub), "mul": ("*", ope
 
 
 class ArithmeticEnv(Environment):
-    """``a OP b`` with operands in ``[0, max_value * (difficulty + 1)]``."""
+    """``a OP b`` with operands in ``[0, max_value * (difficulty + 1)]``.
+
+    ``split`` partitions the problems (by a hash of the operands) into ``train`` and a
+    ``test`` share of ``test_fraction``, so an evaluation can use problems training never saw.
+    """
 
     source = "builtin"
     max_difficulty = 10
 
-    def __init__(self, op: str = "add", max_value: int = 9) -> None:
+    def __init__(self, op: str = "add", max_value: int = 9, split: str = "all", test_fraction: float = 0.2) -> None:
         if op not in _OPS:
             raise ValueError(f"unknown op {op!r} (known: {', '.join(_OPS)})")
         if max_value < 1:
             raise ValueError("max_value must be >= 1")
-        self.op, self.max_value = op, max_value
+        if split not in ("all", "train", "test"):
+            raise ValueError(f"split must be all, train or test, not {split!r}")
+        if not 0.0 < test_fraction < 1.0:
+            raise ValueError("test_fraction must be in (0, 1)")
+        self.op, self.max_value, self.split, self.test_fraction = op, max_value, split, test_fraction
         self.env_id = f"arith/{op}"
+
+    def in_split(self, a: int, b: int) -> bool:
+        if self.split == "all":
+            return True
+        is_test = zlib.crc32(f"{self.op}:{a}:{b}".encode()) % 10_000 < self.test_fraction * 10_000
+        return is_test == (self.split == "test")
 
     def sample(self, seed: int, difficulty: int = 0) -> Task:
         difficulty = self.clamp(difficulty)
         rng = random.Random(f"{self.env_id}:{seed}:{difficulty}")
         hi = self.max_value * (difficulty + 1)
         a, b = rng.randint(0, hi), rng.randint(0, hi)
+        while not self.in_split(a, b):  # rejection keeps the draw deterministic in (seed, difficulty)
+            a, b = rng.randint(0, hi), rng.randint(0, hi)
         symbol, fn = _OPS[self.op]
         answer = str(fn(a, b))
         return Task(

@@ -96,3 +96,14 @@ def test_answer_verifiers_never_raise_on_junk(junk):
         assert isinstance(verdict, Verdict)
         assert verdict.reason != "verifier_error"
         assert 0.0 <= verdict.reward <= 1.0
+
+
+def test_arithmetic_splits_are_disjoint_and_cover_everything():
+    def problems(split: str) -> set[str]:
+        env = get_env("arith/add", max_value=9, split=split, test_fraction=0.3)
+        return {env.sample(s, 0).prompt_text() for s in range(3000)}
+
+    train, test, everything = problems("train"), problems("test"), problems("all")
+    assert train and test and not (train & test)
+    assert train | test == everything and len(everything) == 100
+    assert 15 <= len(test) <= 45
