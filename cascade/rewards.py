@@ -60,6 +60,8 @@ class TaskReward(_PoolReward):
         tasks: list[Task] = [task_from_json(t) for t in task]
         texts = [completion_text(c) for c in completions]
         verdicts = self._score([(t.verifier, x, t.payload) for t, x in zip(tasks, texts)], kwargs.get("log_metric"))
+        if kwargs.get("log_extra") is not None:  # the recipe's length bonus counts verifier-correct rollouts
+            kwargs["log_extra"]("correct", [v.correct for v in verdicts])
         if self.stream is not None:
             self.stream.observe(tasks, verdicts, self.group_size)
         return [v.reward for v in verdicts]
