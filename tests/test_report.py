@@ -1,0 +1,54 @@
+"""`cascade report`: Markdown plus one PNG per metric family that the stages logged."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+from cascade.manifest import Manifest
+from cascade.report import write_report
+
+
+def fake_run(tmp_path):
+    run = tmp_path / "run"
+    manifest = Manifest(run)
+    manifest.set_order(["sft", "rl"])
+    manifest.update("sft", "done", steps=2, metric="loss", start=3.0, end=1.0, wall_s=1.0)
+    manifest.update("rl", "done", steps=3, metric="reward", start=0.1, end=0.6, wall_s=2.0)
+    (run / "sft").mkdir()
+    (run / "sft" / "metrics.jsonl").write_text("\n".join(json.dumps({"step": s, "loss": 3.0 - s}) for s in (1, 2)))
+    rl = [
+        {
+            "step": s, "reward": 0.2 * s, "task/accuracy": 0.1 * s, "task/reason/correct": 0.1 * s,
+            "task/reason/wrong_answer": 1 - 0.1 * s, "completions/mean_length": 10 - s,
+            "curriculum/rlve/Multiplication/difficulty": 3 - s, "router/layer0/load_e0": 0.5,
+        }
+        for s in (1, 2, 3)
+    ]
+    (run / "rl").mkdir()
+    (run / "rl" / "metrics.jsonl").write_text("\n".join(json.dumps(r) for r in rl) + "\n{torn line")
+    return run
+
+
+def test_report_draws_every_logged_family(tmp_path):
+    run = fake_run(tmp_path)
+    report = write_report(run)
+    text = report.read_text()
+    for stem in ("reward", "difficulty", "reasons", "length", "router"):
+        png = run / "plots" / f"{stem}.png"
+        assert png.is_file() and png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", stem
+        assert f"plots/{stem}.png" in text
+    assert "| rl | done | 3 | reward | 0.100 | 0.600 | 2.000 |" in text
+
+
+def test_report_says_when_a_family_is_absent(tmp_path):
+    run = fake_run(tmp_path)
+    (run / "rl" / "metrics.jsonl").write_text(json.dumps({"step": 1, "reward": 0.5}))
+    text = write_report(run).read_text()
+    assert "no stage logged these metrics" in text and not (run / "plots" / "router.png").exists()
+
+
+def test_report_cli_rejects_a_directory_without_a_manifest(tmp_path):
+    proc = subprocess.run([sys.executable, "-m", "cascade.cli", "report", str(tmp_path)], capture_output=True, text=True)
+    assert proc.returncode == 2 and "no manifest.json" in proc.stderr
