@@ -74,3 +74,19 @@ def test_verify_bad_invocations_exit_2_with_one_line(tmp_path, verifier, payload
 def test_unknown_env_exits_2():
     proc = cascade("envs", "sample", "rlve/NoSuchEnvironment")
     assert proc.returncode == 2 and "unknown" in proc.stderr.lower()
+
+
+def test_verify_code_leaves_no_process_behind(tmp_path):
+    probe = f"zaya-leftover-{tmp_path.name}"
+    (tmp_path / "p.json").write_text(json.dumps({"inputs": ["2\n"], "outputs": ["4\n"]}))
+    (tmp_path / "c.txt").write_text(
+        "```python\nimport subprocess, sys\n"
+        f"subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(300)  # {probe}'], start_new_session=True)\n"
+        "print(int(input()) * 2)\n```\n"
+    )
+    proc = cascade("verify", "code", "--payload", str(tmp_path / "p.json"), "--completion", str(tmp_path / "c.txt"))
+    assert proc.returncode == 0, proc.stderr
+    verdict = json.loads(proc.stdout)
+    assert verdict["correct"] is True and "bwrap" in verdict["details"]["isolation"]
+    leftovers = subprocess.run(["pgrep", "-f", probe], capture_output=True, text=True)
+    assert leftovers.stdout.strip() == "", leftovers.stdout
