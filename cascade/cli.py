@@ -7,40 +7,14 @@ exits with status 2 and one line on stderr, before anything runs.
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
-from typing import Annotated, Any, NoReturn
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
-app = typer.Typer(add_completion=False, no_args_is_help=True, help="The ZAYA1 RL post-training cascade.")
-envs_app = typer.Typer(no_args_is_help=True, help="List and sample environments.")
-app.add_typer(envs_app, name="envs")
-console = Console(stderr=True)
-
-SetOpt = Annotated[list[str] | None, typer.Option("--set", help="Override a config value: key.path=value")]
-OptionOpt = Annotated[list[str] | None, typer.Option("--option", "-o", help="Env option: key=value")]
-
-
-def _env_options(items: list[str] | None) -> dict[str, Any]:
-    import yaml
-
-    options: dict[str, Any] = {}
-    for item in items or []:
-        if "=" not in item:
-            die(f"--option {item!r}: expected key=value")
-        key, raw = item.split("=", 1)
-        options[key] = yaml.safe_load(raw)
-    return options
-
-
-def die(message: str) -> NoReturn:
-    """Bad invocation: one line on stderr, exit status 2."""
-    sys.stderr.write(f"error: {message}\n")
-    raise typer.Exit(2)
-
+from cascade.cli_app import OptionOpt, SetOpt, parse_env_options, app, console, die, envs_app
 
 def _load(config: Path, overrides: list[str] | None) -> Any:
     from cascade.config import ConfigError, load_config
@@ -174,7 +148,7 @@ def envs_sample(
     from envs import UnknownEnvironmentError, get_env
 
     try:
-        task = get_env(env_id, **_env_options(option)).sample(seed=seed, difficulty=difficulty)
+        task = get_env(env_id, **parse_env_options(option)).sample(seed=seed, difficulty=difficulty)
     except UnknownEnvironmentError as exc:
         die(str(exc))
     except (ValueError, TypeError, OSError) as exc:

@@ -13,7 +13,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from cascade.cli import OptionOpt, _env_options, app, console, die
+from cascade.cli_app import OptionOpt, parse_env_options, app, console, die
 
 
 def _policy(checkpoint: str) -> tuple[Any, Any]:
@@ -64,7 +64,7 @@ def rsa_cmd(
         cfg = RSAConfig(n=n, c=c, t=t, budget=budget, tail=tail, seed=seed, final_aggregate=final_aggregate)
     except ValueError as exc:
         die(str(exc))
-    tasks = _tasks(dataset, limit, _env_options(option)) if dataset is not None else None
+    tasks = _tasks(dataset, limit, parse_env_options(option)) if dataset is not None else None
     model, tokenizer = _policy(checkpoint)
     generate, tail_fn = make_generate_fn(model, tokenizer, seed), make_tail_fn(tokenizer)
     problems = [prompt] if tasks is None else [task.prompt for task in tasks]
@@ -107,7 +107,7 @@ def rsa_rollouts(
         for env_id in [target] if target else env:
             if env_id not in options:
                 die(f"--option {item!r}: {env_id} is not one of the --env ids")
-            options[env_id].update(_env_options([rest]))
+            options[env_id].update(parse_env_options([rest]))
     for env_id in env:
         try:
             get_env(env_id, **options[env_id])
