@@ -66,7 +66,8 @@ def test_ray_pool_times_out_hangs_and_survives_crashes(ray_cluster):
         assert reasons[3] == "correct"
         assert reasons[4] == "verifier_crash" and reasons[5] == "verifier_error"
         assert elapsed < 30
-        assert pool.stats["verifier_timeout"] == 1 and pool.stats["verifier_crash"] == 1
+        assert pool.stats["verifier_timeout"] == 1
+        assert pool.stats["verifier_crash"] >= 2  # the crashing item is retried once on a fresh worker
         # the pool keeps working after replacing workers
         again = pool.verify([("exact", "<answer>1</answer>", {"answer": "1"})] * 4)
         assert all(v.correct for v in again)

@@ -107,11 +107,20 @@ class RayVerifierPool:
             queues[i % len(self._workers)].append(i)
         refs = {i: self._workers[w].verify.remote(items[i]) for w, idxs in queues.items() for i in idxs}
         for w, idxs in queues.items():
-            for pos, i in enumerate(idxs):
+            pos, retried = 0, set()
+            while pos < len(idxs):
+                i = idxs[pos]
                 verdict = self._await(refs[i])
+                if verdict.reason == "verifier_crash" and i not in retried:
+                    # A dying worker can take finished neighbours' replies with it: retry once on a
+                    # fresh worker; an item that crashes it again is the culprit.
+                    retried.add(i)
+                    self._replace(w, [(j, items[j]) for j in idxs[pos:]], refs)
+                    continue
                 results[i] = verdict
                 if verdict.reason in ("verifier_timeout", "verifier_crash"):
                     self._replace(w, [(j, items[j]) for j in idxs[pos + 1 :]], refs)
+                pos += 1
         return [r if r is not None else Verdict.fail("verifier_crash") for r in results]
 
     def _await(self, ref: Any) -> Verdict:
