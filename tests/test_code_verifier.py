@@ -120,6 +120,16 @@ def test_exit_status_rules(code):
 
 
 @needs_bwrap
+@pytest.mark.parametrize("ending", ["exit(0)", "exit()", "quit()", "quit(0)", "raise SystemExit"])
+def test_exit_and_quit_after_a_full_answer_pass(code, ending):
+    # The sandbox runs python -S (no site), so the prelude supplies site's exit/quit builtins.
+    src = py(f"a, b = map(int, input().split())\nprint(a + b)\n{ending}\nprint('unreachable')")
+    assert code.verify(src, ADD).correct
+    assert code.verify(py("print(0)\nexit(0)"), ADD).reason == "wrong_answer"
+    assert code.verify(py("a, b = map(int, input().split())\nprint(a + b)\nquit(2)"), ADD).reason == "runtime_error"
+
+
+@needs_bwrap
 def test_forged_passes_do_not_work(code):
     for src in [
         "print('All tests passed')",

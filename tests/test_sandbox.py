@@ -223,3 +223,17 @@ def test_missing_bwrap_fails_loudly_unless_weak_mode_is_allowed(monkeypatch):
     weak = SandboxConfig(**{**CFG.to_dict(), "allow_weak": True})
     r = run_python("print(1)", b"", weak)
     assert r.stdout == b"1\n" and "weak_no_bwrap" in r.isolation and "bwrap" not in r.isolation
+
+
+def test_program_is_an_ordinary_process_so_killing_its_own_group_kills_it():
+    # As pid 1 it would survive its own group kill and print on; under the prelude's init it dies.
+    r = run("import os, signal\nprint(os.getpid() != 1, flush=True)\nos.killpg(0, signal.SIGKILL)\nprint(42)\n")
+    assert r.stdout == b"True\n" and r.status(CFG.time_limit_s) == "runtime_error"
+    signalled = run("import os, signal\nos.kill(os.getpid(), signal.SIGTERM)\nprint(42)\n")
+    assert signalled.stdout == b"" and signalled.exit_code == 128 + 15
+
+
+def test_orphans_are_reaped_and_die_with_the_program():
+    src = "import os, time\nif os.fork() == 0:\n    time.sleep(30)\nprint('parent done')\n"
+    r = run(src)
+    assert r.stdout == b"parent done\n" and r.status(CFG.time_limit_s) == "ok" and r.wall_s < CFG.time_limit_s

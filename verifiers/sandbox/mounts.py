@@ -106,8 +106,9 @@ def bwrap_argv(bwrap: str, interp: Interpreter, tmpfs_bytes: int, info_fd: int) 
         "--unshare-user",
         "--disable-userns",
         "--die-with-parent",
-        # The program is the namespace's pid 1: bwrap's own init would exit before it is
-        # reaped and leave a zombie on hosts whose pid 1 does not reap (containers).
+        # The trusted prelude is the namespace's pid 1 and forks the program as an ordinary
+        # process under it (see prelude.py). bwrap's own init is not used: it exits before
+        # it is reaped and leaves a zombie on hosts whose pid 1 does not reap (containers).
         "--as-pid-1",
         "--new-session",
         "--uid", "1000", "--gid", "1000",
