@@ -87,7 +87,7 @@ def verify_safely(verifier: Verifier, completion: Any, payload: Any) -> Verdict:
     if not isinstance(completion, str):
         return Verdict.fail("bad_completion", type=type(completion).__name__)
     if not isinstance(payload, dict):
-        return Verdict.fail("bad_payload", type=type(payload).__name__)
+        return Verdict.fail("bad_payload", error=f"payload must be a JSON object, got {type(payload).__name__}")
     try:
         verdict = verifier.verify(completion, payload)
     except Exception as exc:  # noqa: BLE001 - the point is to catch everything
