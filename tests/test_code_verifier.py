@@ -97,7 +97,8 @@ def test_right_wrong_crashing_and_slow(code):
     assert code.verify(py("def f(:\n  pass"), ADD).reason == "syntax_error"
     assert code.verify("I cannot solve this.\n```python\n```", ADD).reason == "no_code"
     slow = code.verify(py("while True: pass"), {**ADD, "time_limit_s": 0.5})
-    assert slow.reason == "timeout" and not slow.correct
+    # on an overloaded machine a starved loop is an infra failure (never learned from) instead
+    assert not slow.correct and (slow.reason == "timeout" or slow.details["infra_error"])
 
 
 @needs_bwrap

@@ -23,13 +23,12 @@ def wait_until(pid: int, deadline: float) -> bool:
     return False
 
 
-def kill_tree(pid: int, info_r: int | None) -> None:
-    """Kill the sandboxed program (its pid namespace dies with it), then bwrap.
+def kill_tree(pid: int, inner: int | None) -> None:
+    """Kill the sandbox's init (its pid namespace dies with it), then bwrap.
 
     Killing the inner pid first lets bwrap reap it; killing bwrap first would orphan
     it to the host's pid 1, which in containers may never reap the zombie.
     """
-    inner = _inner_pid(info_r)
     if inner is not None:
         try:
             os.kill(inner, signal.SIGKILL)
@@ -44,7 +43,8 @@ def kill_tree(pid: int, info_r: int | None) -> None:
             pass
 
 
-def _inner_pid(info_r: int | None) -> int | None:
+def inner_pid(info_r: int | None) -> int | None:
+    """The sandbox init's host pid, from bwrap's --info-fd (read once: it is a pipe)."""
     if info_r is None:
         return None
     os.set_blocking(info_r, False)

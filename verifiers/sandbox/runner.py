@@ -22,7 +22,8 @@ from pathlib import Path
 
 from verifiers.sandbox.config import SandboxConfig
 from verifiers.sandbox.mounts import SandboxUnavailable, bwrap_argv, find_bwrap, interpreter
-from verifiers.sandbox.reap import kill_tree, sweep_uid, wait_until
+from verifiers.sandbox.reap import inner_pid, kill_tree, sweep_uid, wait_until
+from verifiers.sandbox.starvation import Extension
 
 PRELUDE = Path(__file__).with_name("prelude.py").read_text()
 MARKER = b"\x1e"
@@ -169,11 +170,22 @@ def _execute(
         )
     except OSError as exc:
         return RunResult(b"", b"", None, 0.0, 0.0, infra_error=f"spawn failed: {exc}", isolation=isolation)
-    out, err, timed_out, limited = _pump(proc, stdin, config, start + config.wall_deadline_s)
+    inner: list[int | None] = [proc.pid] if weak else []
+
+    def root() -> int | None:  # the sandboxed tree's top host pid (bwrap tells it once)
+        if not inner or inner[0] is None:
+            inner[:] = [inner_pid(info_r)]
+        return inner[0]
+
+    extend = Extension(root, config.time_limit_s, start + config.wall_deadline_s * config.starved_wall_factor)
+    out, err, timed_out, limited = _pump(proc, stdin, config, start + config.wall_deadline_s, extend)
     if not (timed_out or limited):
-        timed_out = not wait_until(proc.pid, start + config.wall_deadline_s)
+        deadline: float | None = start + config.wall_deadline_s
+        while deadline is not None and not wait_until(proc.pid, deadline):
+            deadline = extend()
+        timed_out = deadline is None
     if timed_out or limited:
-        kill_tree(proc.pid, info_r)
+        kill_tree(proc.pid, root() if not weak else None)
     _, status, usage = os.wait4(proc.pid, 0)
     proc.returncode = os.waitstatus_to_exitcode(status)
     for stream in (proc.stdin, proc.stdout, proc.stderr):
@@ -186,7 +198,10 @@ def _execute(
     if code is not None and code < 0:
         code = 128 - code
     infra = None
-    if not err.startswith(MARKER) and not timed_out and not limited:
+    if timed_out and extend.starved:
+        infra = (f"starved: the machine is overloaded (used {extend.cpu_s:.2f} of {config.time_limit_s:g} CPU s "
+                 f"in {wall:.1f} s wall)")
+    elif not err.startswith(MARKER) and not timed_out and not limited:
         infra = "sandbox did not start: " + err.decode("utf-8", "replace")[:500].strip()
     return RunResult(
         out, err[1:] if err.startswith(MARKER) else err, code, wall, usage.ru_utime + usage.ru_stime,
@@ -194,9 +209,10 @@ def _execute(
     )
 
 
-def _pump(proc: subprocess.Popen, stdin: bytes, config: SandboxConfig, deadline: float
-          ) -> tuple[bytes, bytes, bool, bool]:
-    """Feed stdin and read both pipes until EOF, the output cap, or the deadline."""
+def _pump(proc: subprocess.Popen, stdin: bytes, config: SandboxConfig, deadline: float,
+          extend: Extension) -> tuple[bytes, bytes, bool, bool]:
+    """Feed stdin and read both pipes until EOF, the output cap, or the deadline (which
+    ``extend`` may move on while the program is starved of CPU)."""
     out, err = bytearray(), bytearray()
     sel = selectors.DefaultSelector()
     assert proc.stdin and proc.stdout and proc.stderr
@@ -212,7 +228,10 @@ def _pump(proc: subprocess.Popen, stdin: bytes, config: SandboxConfig, deadline:
         while any(k.data != "in" for k in sel.get_map().values()):
             remaining = deadline - time.monotonic()
             if remaining <= 0:
-                return bytes(out), bytes(err), True, False
+                later = extend()
+                if later is None:
+                    return bytes(out), bytes(err), True, False
+                deadline, remaining = later, later - time.monotonic()
             for key, _ in sel.select(remaining):
                 if key.data == "in":
                     try:
