@@ -22,7 +22,7 @@ from verifiers.sandbox.mounts import find_bwrap
 FIXTURES = Path(__file__).parent / "fixtures" / "code"
 needs_bwrap = pytest.mark.skipif(find_bwrap() is None, reason="bubblewrap is not installed")
 
-LCB_RIGHT = {"maxWindowSum": "from typing import List\nclass Solution:\n    def maxWindowSum(self, nums: List[int], k: int) -> int:\n"
+LCB_RIGHT = {"maxWindowSum": "class Solution:  # List unimported, as in the starter code\n    def maxWindowSum(self, nums: List[int], k: int) -> int:\n"
                              "        return max(sum(nums[i:i + k]) for i in range(len(nums) - k + 1))\n",
              None: "input()\nprint(sum(map(int, input().split())))\n"}
 WRONG = {"zeros": "def zeros(n):\n    return n // 5\n",  # right on 0, 6, 30; wrong on 1000

@@ -102,7 +102,12 @@ def _call(code, fn_name):
         args = [args]
     private = posix.dup(1)
     posix.dup2(2, 1)  # the program's prints cannot reach the result channel by accident
-    ns = {"__name__": "solution", "__builtins__": __builtins__}
+    import typing
+
+    # LeetCode-style starter code annotates with List, Optional, ... without importing them;
+    # the judges (LiveCodeBench, APPS) run call-based solutions with typing's names in scope.
+    ns = {name: getattr(typing, name) for name in typing.__all__}
+    ns.update({"__name__": "solution", "__builtins__": __builtins__})
     exec(code, ns)
     fn = None
     cls = ns.get("Solution")
