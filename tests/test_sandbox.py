@@ -235,7 +235,7 @@ def test_missing_bwrap_fails_loudly_unless_weak_mode_is_allowed(monkeypatch):
 
 
 def test_program_is_an_ordinary_process_so_killing_its_own_group_kills_it():
-    # As pid 1 it would survive its own group kill and print on; under the prelude's init it dies.
+    # As pid 1 it would survive its own group kill and print on; under bwrap's init it dies.
     r = run("import os, signal\nprint(os.getpid() != 1, flush=True)\nos.killpg(0, signal.SIGKILL)\nprint(42)\n")
     assert r.stdout == b"True\n" and r.status(CFG.time_limit_s) == "runtime_error"
     signalled = run("import os, signal\nos.kill(os.getpid(), signal.SIGTERM)\nprint(42)\n")

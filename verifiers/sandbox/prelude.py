@@ -11,10 +11,6 @@ MODE is ``script`` (stdin/stdout program) or ``call`` (stdin holds a JSON array 
 positional args; the result goes to the original stdout as ``JSON <text>`` or
 ``NONJSON <type>``; the program's own prints go to stderr).
 
-As the pid namespace's pid 1 (bwrap ``--as-pid-1``) the prelude forks the program and
-stays behind as a minimal init: it reaps orphans and exits with the program's status.
-The program is then an ordinary process, so a kill of its own process group kills it as
-on a judge (pid 1 ignores signals from inside its namespace).
 Running under ``-S`` there is no ``site``, so the prelude provides ``exit``/``quit``
 builtins (they raise SystemExit, as site's do) without importing site's other effects.
 """
@@ -40,21 +36,6 @@ class _Quitter:
         except Exception:
             pass
         raise SystemExit(code)
-
-
-def _init(child):
-    """pid 1's loop: reap every orphan until the program exits, then exit with its status."""
-    import signal
-
-    signal.signal(signal.SIGINT, signal.SIG_DFL)  # no handler: in-namespace signals are dropped
-    while True:
-        try:
-            pid, status = posix.wait()
-        except ChildProcessError:
-            posix._exit(1)
-        if pid == child:
-            code = posix.waitstatus_to_exitcode(status)
-            posix._exit(code if code >= 0 else 128 - code)
 
 
 def _limit(which, value):
@@ -137,10 +118,6 @@ def main():
     _lock(cpu_s, as_bytes, fsize, nofile, nproc)
     code = compile(source, "solution.py", "exec", dont_inherit=True)
     builtins.exit, builtins.quit = _Quitter("exit"), _Quitter("quit")
-    if posix.getpid() == 1:
-        child = posix.fork()
-        if child:
-            _init(child)
     del sys.argv[:]
     sys.argv.append("solution.py")
     if mode == "call":

@@ -55,6 +55,48 @@ def inner_pid(info_r: int | None) -> int | None:
         return None
 
 
+_SUBREAPER: list[bool] = []
+
+
+def become_subreaper() -> None:
+    """Adopt this process's orphaned descendants (PR_SET_CHILD_SUBREAPER).
+
+    bwrap's init, pid 1 of the sandbox's namespace, exits just after the outer bwrap
+    process; without this it is re-parented to the host's pid 1, which in containers may
+    never reap it. Adopted here, ``reap_adopted`` collects it by pid.
+    """
+    if not _SUBREAPER:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        if libc.prctl(36, 1, 0, 0, 0) != 0:  # PR_SET_CHILD_SUBREAPER
+            raise OSError(ctypes.get_errno(), "prctl(PR_SET_CHILD_SUBREAPER) failed")
+        _SUBREAPER.append(True)
+
+
+def reap_adopted(pid: int | None, deadline: float) -> float:
+    """Reap the adopted sandbox init ``pid`` (it exits right after the program); return the
+    CPU seconds of its tree, which the outer bwrap's own usage no longer includes."""
+    if pid is None:
+        return 0.0
+    delay = 0.0005
+    while True:
+        try:
+            done, _, usage = os.wait4(pid, os.WNOHANG)
+            if done:
+                return usage.ru_utime + usage.ru_stime
+        except ChildProcessError:
+            return 0.0  # already reaped by bwrap, so counted in its usage
+        if time.monotonic() > deadline:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            deadline = float("inf")
+        time.sleep(delay)
+        delay = min(delay * 2, 0.01)
+
+
 def sweep_uid(uid: int) -> None:
     """Kill any process still running as this run's host uid (defence in depth)."""
     for _ in range(3):

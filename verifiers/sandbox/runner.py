@@ -22,7 +22,7 @@ from pathlib import Path
 
 from verifiers.sandbox.config import SandboxConfig
 from verifiers.sandbox.mounts import SandboxUnavailable, bwrap_argv, find_bwrap, interpreter
-from verifiers.sandbox.reap import inner_pid, kill_tree, sweep_uid, wait_until
+from verifiers.sandbox.reap import become_subreaper, inner_pid, kill_tree, reap_adopted, sweep_uid, wait_until
 from verifiers.sandbox.starvation import Extension
 
 PRELUDE = Path(__file__).with_name("prelude.py").read_text()
@@ -161,6 +161,8 @@ def _execute(
     isolation: list[str], pass_fds: tuple[int | None, ...], info_r: int | None, weak: bool,
 ) -> RunResult:
     ids = {"user": uid, "group": uid, "extra_groups": []} if uid is not None else {}
+    if not weak:
+        become_subreaper()
     start = time.monotonic()
     try:
         proc = subprocess.Popen(
@@ -188,6 +190,7 @@ def _execute(
         kill_tree(proc.pid, root() if not weak else None)
     _, status, usage = os.wait4(proc.pid, 0)
     proc.returncode = os.waitstatus_to_exitcode(status)
+    adopted_cpu = reap_adopted(root(), time.monotonic() + 1.0) if not weak else 0.0
     for stream in (proc.stdin, proc.stdout, proc.stderr):
         if stream:
             stream.close()
@@ -204,7 +207,7 @@ def _execute(
     elif not err.startswith(MARKER) and not timed_out and not limited:
         infra = "sandbox did not start: " + err.decode("utf-8", "replace")[:500].strip()
     return RunResult(
-        out, err[1:] if err.startswith(MARKER) else err, code, wall, usage.ru_utime + usage.ru_stime,
+        out, err[1:] if err.startswith(MARKER) else err, code, wall, usage.ru_utime + usage.ru_stime + adopted_cpu,
         timed_out=timed_out, output_limited=limited, infra_error=infra, isolation=isolation,
     )
 
