@@ -12,6 +12,8 @@ import zlib
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from envs.base import get_env
 from envs.code.compressed import decode_compressed
@@ -116,3 +118,23 @@ def test_compressed_tests_never_run_pickle_globals(tmp_path):
     assert normalise(row, {"tests": ["public_test_cases", "private_test_cases"]}) is None
     bomb = base64.b64encode(zlib.compress(b"\0" * (1 << 24))).decode()
     assert decode_compressed(bomb) is None
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.one_of(st.text(max_size=300), st.binary(max_size=300).map(lambda b: base64.b64encode(b).decode()),
+                 st.binary(max_size=300).map(lambda b: base64.b64encode(zlib.compress(b)).decode())))
+def test_decoding_junk_never_raises(text):
+    decode_compressed(text)
+    normalise({"question": "q", "private_test_cases": text}, {"tests": ["private_test_cases"]})
+
+
+JSON = st.recursive(st.none() | st.booleans() | st.integers() | st.text(max_size=8),
+                    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(
+                        st.sampled_from(["input", "output", "testtype", "x"]), inner, max_size=4), max_leaves=12)
+
+
+@settings(max_examples=150, deadline=None)
+@given(JSON)
+def test_malformed_test_columns_are_skipped_not_raised(value):
+    for column in (value, json.dumps(value)):
+        normalise({"question": "q", "t": column}, {"tests": ["t"]})

@@ -161,15 +161,22 @@ def normalise(row: dict[str, Any], mapping: dict[str, Any], default_id: str = ""
 
 
 def _tests(value: Any) -> tuple[list[str], list[str], bool]:
+    """A tests column -> (inputs, outputs, functional); malformed entries are dropped."""
     value = decode_compressed(value) if isinstance(value, str) else value
-    if isinstance(value, dict) and "input" in value:  # CodeContests: {"input": [...], "output": [...]}
-        return list(value["input"]), list(value["output"]), False
+    if isinstance(value, dict):  # CodeContests: {"input": [...], "output": [...]}
+        ins, outs = value.get("input"), value.get("output")
+        if not (isinstance(ins, list) and isinstance(outs, list) and len(ins) == len(outs)):
+            return [], [], False
+        pairs = [(i, o) for i, o in zip(ins, outs) if isinstance(i, str) and isinstance(o, str)]
+        return [i for i, _ in pairs], [o for _, o in pairs], False
     if isinstance(value, list):  # LiveCodeBench: [{"input", "output", "testtype"}]
-        functional = any(t.get("testtype") == "functional" for t in value if isinstance(t, dict))
-        ins = [t["input"] for t in value if isinstance(t, dict)]
+        cases = [t for t in value if isinstance(t, dict) and isinstance(t.get("input"), str)
+                 and isinstance(t.get("output"), str)]
+        functional = any(t.get("testtype") == "functional" for t in cases)
+        ins = [t["input"] for t in cases]
         if functional:  # newline-separated JSON args -> one JSON array
             ins = ["[" + ",".join(line for line in i.split("\n") if line.strip()) + "]" for i in ins]
-        return ins, [t["output"] for t in value if isinstance(t, dict)], functional
+        return ins, [t["output"] for t in cases], functional
     return [], [], False
 
 
