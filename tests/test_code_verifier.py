@@ -221,3 +221,18 @@ def test_junk_completions_never_raise(code, junk):
     verdict = verify_safely(code, junk, ADD)
     assert not verdict.correct and verdict.reason != "verifier_error"
     json.dumps(verdict.to_dict())
+
+
+_JUNK = st.recursive(st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=6),
+                     lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=4), inner, max_size=3),
+                     max_leaves=8)
+
+
+@needs_bwrap
+@given(st.dictionaries(st.sampled_from(["inputs", "outputs", "fn_name", "time_limit_s", "memory_limit_mb"]), _JUNK))
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+def test_junk_payloads_never_raise_and_bad_ones_say_why(code, payload):
+    verdict = code.verify(py("print(1)"), payload)
+    assert verdict.reason != "verifier_error"
+    if verdict.reason == "bad_payload":
+        assert isinstance(verdict.details["error"], str) and verdict.details["error"]
