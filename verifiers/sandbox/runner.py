@@ -3,8 +3,10 @@
 Layers (each reported in ``RunResult.isolation``): bubblewrap namespaces (user, pid,
 net, ipc, uts, cgroup) with only the interpreter's files mounted read-only and a small
 tmpfs; a fresh unprivileged host uid per run (so RLIMIT_NPROC applies even when the
-caller is root); rlimits set by a trusted prelude before the program starts; a
-wall-clock deadline that kills the whole tree; capped output. Nothing here judges.
+caller is root); rlimits set by a trusted prelude before the program starts; bwrap's
+own init as the namespace's pid 1, so the program is an ordinary process; a wall-clock
+deadline that kills the whole tree (stretched while a loaded machine starves the program
+of CPU, see ``starvation``); capped output. Nothing here judges.
 """
 
 from __future__ import annotations
