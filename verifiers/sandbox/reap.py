@@ -6,7 +6,7 @@ survivors on the host, which is what the adversarial tests check for.
 
 from __future__ import annotations
 
-import json
+import re
 import os
 import signal
 import time
@@ -43,16 +43,21 @@ def kill_tree(pid: int, inner: int | None) -> None:
             pass
 
 
-def inner_pid(info_r: int | None) -> int | None:
-    """The sandbox init's host pid, from bwrap's --info-fd (read once: it is a pipe)."""
+_CHILD_PID = re.compile(rb'"child-pid":\s*(\d+)')
+
+
+def inner_pid(info_r: int | None, seen: bytearray) -> int | None:
+    """The sandbox init's host pid, from bwrap's --info-fd. bwrap writes that JSON in
+    several writes, so what was read before is kept in ``seen`` and searched again."""
     if info_r is None:
         return None
     os.set_blocking(info_r, False)
     try:
-        data = os.read(info_r, 4096)
-        return int(json.loads(data.decode())["child-pid"])
-    except (OSError, ValueError, KeyError, TypeError):
-        return None
+        seen += os.read(info_r, 4096)
+    except OSError:
+        pass
+    match = _CHILD_PID.search(seen)
+    return int(match.group(1)) if match else None
 
 
 _SUBREAPER: list[bool] = []

@@ -174,12 +174,10 @@ def _execute(
         )
     except OSError as exc:
         return RunResult(b"", b"", None, 0.0, 0.0, infra_error=f"spawn failed: {exc}", isolation=isolation)
-    inner: list[int | None] = [proc.pid] if weak else []
+    seen = bytearray()
 
-    def root() -> int | None:  # the sandboxed tree's top host pid (bwrap tells it once)
-        if not inner or inner[0] is None:
-            inner[:] = [inner_pid(info_r)]
-        return inner[0]
+    def root() -> int | None:  # the sandboxed tree's top host pid
+        return proc.pid if weak else inner_pid(info_r, seen)
 
     extend = Extension(root, config.time_limit_s, start + config.wall_deadline_s * config.starved_wall_factor)
     out, err, timed_out, limited = _pump(proc, stdin, config, start + config.wall_deadline_s, extend)
