@@ -10,6 +10,8 @@ import re
 import unicodedata
 from dataclasses import dataclass, field
 
+from verifiers.math.normalize import unwrap
+
 FALLBACKS = ("answer_tag", "answer_line", "last_number")
 
 # Applied before NFKC (which would turn "x²" into "x2" and "½" into "1⁄2").
@@ -24,7 +26,7 @@ _SYMBOLS = {
     "π": "\\pi ", "∞": "\\infty ", "≤": "\\le ", "≥": "\\ge ", "≠": "\\neq ", "±": "\\pm ",
     "∪": "\\cup ", "∩": "\\cap ", "∈": "\\in ", "°": "^\\circ ", "⁄": "/", "∅": "\\emptyset ",
     "θ": "\\theta ", "α": "\\alpha ", "β": "\\beta ", "∠": "\\angle ", "√": "\\sqrt",
-    "\\mathrm{e}": "e", "\\mathrm{i}": "i", "\\dfrac": "\\frac", "\\tfrac": "\\frac",
+    "\\varnothing": "\\emptyset ", "\\mathrm{e}": "e", "\\mathrm{i}": "i", "\\dfrac": "\\frac", "\\tfrac": "\\frac",
 }
 _PRE_RE = re.compile("|".join(map(re.escape, sorted(_PRE_NFKC, key=len, reverse=True))))
 _SYM_RE = re.compile("|".join(map(re.escape, sorted(_SYMBOLS, key=len, reverse=True))))
@@ -53,7 +55,10 @@ _BOX_RE = re.compile(r"\\(?:boxed|fbox)\s*")
 def find_boxed(text: str, max_boxes: int = 64) -> list[str | None]:
     """Contents of every ``\\boxed{...}`` in order; ``None`` marks an unbalanced box."""
     out: list[str | None] = []
+    inside = -1  # end of the last complete box: boxes nested in it are part of its answer
     for m in _BOX_RE.finditer(text):
+        if m.start() < inside:
+            continue
         i = m.end()
         if i >= len(text):
             out.append(None)
@@ -77,6 +82,7 @@ def find_boxed(text: str, max_boxes: int = 64) -> list[str | None]:
                     break
             j += 1
         out.append(text[i + 1 : j] if depth == 0 and j < len(text) else None)
+        inside = j if depth == 0 else inside
         if len(out) >= max_boxes:
             break
     return out
@@ -129,7 +135,7 @@ def extract_answer(completion: str, fallbacks: tuple[str, ...] = ("answer_tag",)
             return Extraction(None, "boxed", boxes, "unbalanced_box")
         distinct = {_squash(b) for b in boxes if b is not None}
         problem = "several_boxes" if len(distinct) > 1 else None
-        return Extraction(last.strip(), "boxed", boxes, problem)
+        return Extraction(unwrap(last), "boxed", boxes, problem)
     for kind in fallbacks:
         ans = _fallback(tail, kind)
         if ans:
@@ -138,4 +144,4 @@ def extract_answer(completion: str, fallbacks: tuple[str, ...] = ("answer_tag",)
 
 
 def _squash(s: str) -> str:
-    return re.sub(r"\s+|\\[,;:! ]", "", s)
+    return re.sub(r"\s+|\\[,;:! ]", "", unwrap(s))
