@@ -46,6 +46,8 @@ FAMILIES = [
     ("true chain, named", "x = 11", r"\boxed{x = 5+5+1 = 11}", r"\boxed{x = 5+5+1 = 7 = 11}"),
     ("approximation note", "4", r"\boxed{x = 4 \approx 4.0}", r"\boxed{x = 5 = 4 \approx 4}"),
     ("exact decimal", r"\frac18", r"\boxed{0.125}", r"\boxed{0.12}"),
+    ("stated final answer", "10455", r"so \boxed{255} more: Final Answer: The final answer is $10,455$. I hope it is correct.",
+     r"\boxed{10455}. Final Answer: The final answer is $10,456$. I hope it is correct."),
 ]
 
 # Must never be rewarded (gold, completion); benchmarks/math_agreement.py counts these too.
@@ -68,6 +70,8 @@ HACKS = [
     ("20", r"\boxed{20\% \text{ or } 30\%}"),
     ("10000", r"\boxed{10, 000}"),
     ("5", r"\boxed{\text{5 or 6 apples}}"),
+    ("3", r"Final Answer: The final answer is $3 \text{ or } 4$. I hope it is correct."),
+    ("3", r"The final answer is $3$. No wait: \boxed{4}"),
 ]
 
 

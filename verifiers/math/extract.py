@@ -115,20 +115,41 @@ def _fallback(text: str, kind: str) -> str | None:
     raise ValueError(f"unknown fallback {kind!r}; known: {', '.join(FALLBACKS)}")
 
 
+# Minerva/MATH's "Final Answer: The final answer is $X$. I hope it is correct." (math-verify's
+# top-priority pattern). Stated after the last box, it is the answer: earlier boxes were work.
+_FINAL_RE = re.compile(r"final answer is:?\s*\$([^$]{1,300})\$", re.IGNORECASE)
+
+
+def _final_statement(tail: str) -> str | None:
+    last = None
+    for m in _FINAL_RE.finditer(tail[-3000:]):
+        last = m
+    if last is None:
+        return None
+    start = len(tail) - len(tail[-3000:]) + last.start()
+    if max(tail.rfind("\\boxed"), tail.rfind("\\fbox")) > start:
+        return None
+    return unwrap(_clean(last.group(1))) or None
+
+
 @dataclass
 class Extraction:
     """The final answer found in a completion, and how it was found."""
 
     answer: str | None
-    source: str  # "boxed", one of FALLBACKS, or "none"
+    source: str  # "boxed", "final_answer", one of FALLBACKS, or "none"
     boxes: list[str | None] = field(default_factory=list)
     problem: str | None = None  # "unbalanced_box" | "several_boxes"
 
 
 def extract_answer(completion: str, fallbacks: tuple[str, ...] = ("answer_tag",), max_scan_chars: int = 6000) -> Extraction:
-    """The final answer: the last ``\\boxed{}``, else the first fallback that finds one."""
+    """The final answer: a "final answer is $X$" stated after every box, else the last
+    ``\\boxed{}``, else the first fallback that finds one."""
     tail = normalize_text(completion[-max_scan_chars:])
     boxes = find_boxed(tail)
+    stated = _final_statement(tail)
+    if stated is not None:
+        return Extraction(stated, "final_answer", boxes)
     if boxes:
         last = boxes[-1]
         if last is None:

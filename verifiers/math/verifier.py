@@ -1,9 +1,17 @@
 """The "math" verifier: final-answer equivalence, hardened against reward hacking.
 
-Order of judgement (cheapest first): extract the last ``\\boxed{}`` (or a configured
-fallback) from the tail of the completion, reject hedges and oversize answers,
-compare units, try an exact fast path for plain numbers and identical strings, and
+Order of judgement (cheapest first): extract the last ``\\boxed{}`` (a "The final answer
+is $X$" stated after every box wins; else a configured fallback) from the tail of the
+completion, reject hedges and oversize answers, compare units, check every side of a
+chained equality, try an exact fast path for plain numbers and identical strings, and
 only then ask math-verify (in a killable worker, with an independent re-check).
+
+Several different boxes answer a multi-valued gold when together they are exactly its
+values (any order); for a single-valued gold each box must state the gold, else the
+completion is a hedge. Percent is read both ways, as math-verify does: ``20\\%`` is
+right for gold 20 (the percent sign as a label) and for gold 0.2 (its value). Decimal
+precision: see ``compare``: an exact gold needs an exactly equal answer, so truncated
+expansions (0.666667 for 2/3) are wrong.
 """
 
 from __future__ import annotations
