@@ -129,7 +129,7 @@ class MathVerifier(Verifier):
         if gpct and apct:
             return self._value(gbare, abare, deadline)
         reason, more = self._value(gval, aval, deadline)
-        if reason != "correct" and gpct != apct:
+        if reason != "correct" and gpct != apct and fast_number(gbare) and fast_number(abare):
             # "20" vs "20\%" and "28\%" vs "28": the percent sign as a label, as math-verify reads it
             bare = self._value(gbare, abare, deadline)
             if bare[0] == "correct":
