@@ -36,6 +36,8 @@ FAMILIES = [
     ("nested box", "2", r"\boxed{\boxed{2}}", r"\boxed{\boxed{2} \text{ or } \boxed{3}}"),
     ("text units, answer", "5", r"\boxed{\text{5 apples}}", r"\boxed{\text{5 or 6 apples}}"),
     ("text units, gold", r"\text{5 apples}", r"\boxed{5}", r"\boxed{\text{5 oranges}}"),
+    ("scale words are not units", "5000", r"\boxed{5 \text{ thousand}}", r"\boxed{5 \text{ hundred}}"),
+    ("scale words, text", "25", r"\boxed{\text{5 squared}}", r"\boxed{\text{5 cubed}}"),
     ("empty set", r"\emptyset", r"\boxed{\varnothing}", r"\boxed{\{0\}}"),
     ("empty set, gold", r"\varnothing", r"\boxed{\emptyset}", r"\boxed{0}"),
     ("repeating decimal", r"\frac13", r"\boxed{0.\overline{3}}", r"\boxed{0.\overline{4}}"),
@@ -71,6 +73,10 @@ HACKS = [
     ("10000", r"\boxed{10, 000}"),
     ("5", r"\boxed{\text{5 or 6 apples}}"),
     ("3", r"Final Answer: The final answer is $3 \text{ or } 4$. I hope it is correct."),
+    ("5", r"\boxed{5 \text{ thousand}}"),
+    ("5", r"\boxed{\text{5 thousand}}"),
+    ("5", r"\boxed{5 \text{ squared}}"),
+    ("2", r"\boxed{2 \text{ dozen}}"),
     ("3", r"The final answer is $3$. No wait: \boxed{4}"),
 ]
 

@@ -43,7 +43,13 @@ _DEGREE_RE = re.compile(r"\^\s*\{?\s*\\circ\s*\}?\s*$")
 
 # "\text{5 apples}": a number and a unit word inside one text command (no hedge words).
 _TEXT_NUMBER_RE = re.compile(r"^" + _TEXT_CMD.replace("([^{}]{0,60})", r"\s*(-?\d[\d.,]*)\s+([A-Za-z][A-Za-z .'-]{0,40}?)\s*") + "$")
-_NOT_UNIT = re.compile(r"\b(?:or|and|not|than|plus|minus|times|over|more|less|to)\b", re.IGNORECASE)
+# Words after a number that change its value or hedge it: never read as a unit.
+_NOT_UNIT = re.compile(
+    r"\b(?:or|and|not|than|plus|minus|times|over|more|less|to|of|divided|squared|cubed|root|power|factorial"
+    r"|hundreds?|thousands?|millions?|billions?|trillions?|dozens?|halfs?|halves|thirds?|quarters?|tenths?"
+    r"|percent|percentage|pct|e|i|pi)\b",
+    re.IGNORECASE,
+)
 _CURRENCY_RE = re.compile(r"^(?:\\\$|\$)\s*(?=-?\d)")
 
 

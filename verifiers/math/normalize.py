@@ -210,3 +210,26 @@ def reduce_chain(answer: str) -> tuple[str, list[tuple[str, str]]]:
         changed |= new != item
         out.append(new)
     return (",".join(out) if changed else answer), checks
+
+
+_SCALES = {"hundred": "100", "thousand": "1000", "million": "10^{6}", "billion": "10^{9}", "trillion": "10^{12}",
+           "dozen": "12", "squared": None, "cubed": None}
+_SCALE_RE = re.compile(
+    r"^(.*?[\d}])\s*(?:\\[a-z]+\s*\{\s*(" + "|".join(_SCALES) + r")s?\s*\}|\b(" + "|".join(_SCALES) + r")s?\b)\s*$",
+    re.IGNORECASE | re.DOTALL,
+)
+
+
+def scale_words(s: str) -> str:
+    """``5 \\text{ thousand}`` -> ``5 \\times 1000``, ``3 squared`` -> ``(3)^{2}``: math-verify
+    would drop the word as a unit and read 5 (a wrong answer to gold 5 scored right)."""
+    t = s.strip()
+    whole = re.match(r"^\\(?:text|textrm|mathrm|mbox)\s*\{\s*(-?\d[\d.,]*\s+[A-Za-z]+)\s*\}$", t)
+    m = _SCALE_RE.match(whole.group(1) if whole else t)
+    if not m:
+        return s
+    word = (m.group(2) or m.group(3)).lower()
+    num = m.group(1).strip()
+    if word in ("squared", "cubed"):
+        return f"({num})^{{{2 if word == 'squared' else 3}}}"
+    return f"{num} \\times {_SCALES[word]}"

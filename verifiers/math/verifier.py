@@ -22,7 +22,7 @@ from typing import Any
 
 from verifiers.base import Verdict, Verifier, register_verifier
 from verifiers.math.answer import canonical, fast_number, is_hedge, is_multi, split_units
-from verifiers.math.normalize import as_list, plain_number_form, reduce_chain, split_percent, unwrap
+from verifiers.math.normalize import as_list, plain_number_form, reduce_chain, scale_words, split_percent, unwrap
 from verifiers.math.extract import FALLBACKS, extract_answer, normalize_text
 from verifiers.math.pool import WorkerCrash, WorkerTimeout, get_pool
 
@@ -89,6 +89,8 @@ class MathVerifier(Verifier):
         boxes = _distinct(ext.boxes) if several else [answer]
         if len(boxes) > _MAX_BOXES:
             return _verdict("hedged", answer, details, problem="several_boxes")
+        if any(len(b) > self.max_answer_chars for b in boxes):
+            return _verdict("answer_too_long", answer[:100], details, length=max(map(len, boxes)))
         deadline = time.monotonic() + (self.timeout_s or 0.0)
         first: tuple[str, dict[str, Any]] | None = None
         for gold in golds:
@@ -118,7 +120,7 @@ class MathVerifier(Verifier):
             return "wrong_answer", {"unit_mismatch": [gunit, aunit]}
         if self.require_units and gunit and not aunit:
             return "wrong_answer", {"missing_unit": gunit}
-        gval, aval = reduce_chain(as_list(unwrap(gval)))[0], as_list(aval)
+        gval, aval = reduce_chain(as_list(scale_words(unwrap(gval))))[0], as_list(scale_words(aval))
         if is_hedge(aval, gval):
             return "hedged", {}
         aval, checks = reduce_chain(aval)
