@@ -3,6 +3,8 @@ relaxation has a true equivalence and, next to it, the hack it must still refuse
 
 from __future__ import annotations
 
+import time
+
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -46,6 +48,7 @@ FAMILIES = [
     ("e-notation, negative", "0.00012", r"\boxed{1.2e-4}", r"\boxed{1.2e-5}"),
     ("true chain", "5", r"\boxed{2 + 3 = 5}", r"\boxed{2 + 2 = 5}"),
     ("true chain, named", "x = 11", r"\boxed{x = 5+5+1 = 11}", r"\boxed{x = 5+5+1 = 7 = 11}"),
+    ("true chain, functions", "3", r"\boxed{\log_2 8 = 3}", r"\boxed{\log_2 8 = 5 - 1}"),
     ("approximation note", "4", r"\boxed{x = 4 \approx 4.0}", r"\boxed{x = 5 = 4 \approx 4}"),
     ("exact decimal", r"\frac18", r"\boxed{0.125}", r"\boxed{0.12}"),
     ("stated final answer", "10455", r"so \boxed{255} more: Final Answer: The final answer is $10,455$. I hope it is correct.",
@@ -59,6 +62,8 @@ HACKS = [
     ("5", r"\boxed{x = 3 = 5}"),
     ("5", r"\boxed{5 = 3}"),
     ("5", r"\boxed{\pi = 5}"),
+    ("5", r"\boxed{\log_2 8 = 5}"),
+    ("1", r"\boxed{\sin 0 = 1}"),
     ("x = 11", r"\boxed{x = 5+5+1 = 7 = 11}"),
     (r"\frac{2}{3}", r"\boxed{0.666667}"),
     (r"\frac{1}{3}", r"\boxed{0.3333333}"),
@@ -107,6 +112,17 @@ def test_hedge_and_chain_reasons_say_why(mv: MathVerifier) -> None:
     assert mv.verify(r"\boxed{3}, \boxed{4}", {"answer": "3"}).reason == "hedged"
     v = mv.verify(r"\boxed{x = 3 = 5}", {"answer": "5"})
     assert v.reason == "wrong_answer" and v.details["false_side"] == "3"
+
+
+def test_long_chains_and_many_boxes_stay_within_the_deadline() -> None:
+    v = MathVerifier(timeout_s=2.0)
+    v.warmup()
+    chain = " = ".join(f"{i}+{i}" for i in range(1, 20)) + " = 2"
+    boxes = "".join(rf"\boxed{{{i}+1}} " for i in range(1, 8)) + r"\boxed{2}"
+    for completion in (rf"\boxed{{{chain}}}", boxes):
+        t = time.monotonic()
+        got = v.verify(completion, {"answer": "2"})
+        assert not got.correct and time.monotonic() - t < 2.0 + 4.0, got
 
 
 def test_decimal_gold_keeps_math_verify_rounding(mv: MathVerifier) -> None:

@@ -171,7 +171,10 @@ def _relational_eq(s: str, i: int) -> bool:
     return (i > 0 and s[i - 1] in "<>!=:") or (i + 1 < len(s) and s[i + 1] == "=")
 
 
-_NUMERIC_CMD = re.compile(r"\\(?:d?t?c?frac|sqrt|pi|cdot|times|div|left|right|infty|circ|%|[,;:! ])")
+_NUMERIC_CMD = re.compile(
+    r"\\(?:d?t?c?frac|sqrt|pi|cdot|times|div|left|right|infty|circ|%|[,;:! ]|log|ln|lg|exp|a?r?c?(?:sin|cos|tan)h?"
+    r"|sec|csc|cot|[dt]?binom|[lr]floor|[lr]ceil|pm|mp)(?![A-Za-z])"
+)
 
 
 def is_constant(side: str) -> bool:

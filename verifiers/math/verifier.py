@@ -124,6 +124,8 @@ class MathVerifier(Verifier):
         if is_hedge(aval, gval):
             return "hedged", {}
         aval, checks = reduce_chain(aval)
+        if len(checks) > _MAX_BOXES:
+            return "wrong_answer", {"chain_sides": len(checks) + 1}
         for value, side in checks:  # a chained equality is only as good as its falsest side
             if self._value(value, side, deadline)[0] != "correct":
                 return "wrong_answer", {"false_side": side[:100]}
@@ -160,7 +162,9 @@ class MathVerifier(Verifier):
             except Exception as exc:  # noqa: BLE001 - hostile input must not escape
                 return "parse_error", {"error": type(exc).__name__}
         else:
-            left = max(0.05, deadline - time.monotonic())
+            left = deadline - time.monotonic()
+            if left <= 0:  # several boxes or chain sides used the call's budget up
+                return "timeout", {"timeout_s": self.timeout_s}
             try:
                 res = get_pool(self.workers, self.memory_mb).run(req, left)
             except WorkerTimeout:
