@@ -87,6 +87,8 @@ class MathVerifier(Verifier):
             return _verdict("answer_too_long", answer[:100], details, length=len(answer))
         several = ext.problem == "several_boxes" and self.several_boxes == "hedge"
         boxes = _distinct(ext.boxes) if several else [answer]
+        if not boxes:
+            return Verdict.fail("no_answer", problem=ext.problem, source=ext.source)
         if len(boxes) > _MAX_BOXES:
             return _verdict("hedged", answer, details, problem="several_boxes")
         if any(len(b) > self.max_answer_chars for b in boxes):
