@@ -150,7 +150,7 @@ def fast_number(s: str) -> tuple[Fraction, bool] | None:
     e = e_notation(t)
     if e is not None:
         return (e[0] / 100 if pct else e[0]), True
-    t = re.sub(r"\s+|\\[;:! ]", "", t)
+    t = re.sub(r"\s+|\\[,;:! ]", "", t)
     m = _NUM.match(t)
     if m:
         val, dec = Fraction(m.group(2)), "." in m.group(2)

@@ -108,8 +108,9 @@ _PCT_RE = re.compile(r"\s*(?:\\%|%|\\text\{\s*(?:percent|percentage|pct)\s*\}|\b
 def split_percent(s: str) -> tuple[str, bool]:
     """``"28\\%"`` / ``"28 percent"`` -> ``("28", True)``; other answers -> ``(s, False)``."""
     m = _PCT_RE.search(s)
-    if m and m.start() > 0 and re.search(r"[\d}]\s*$", s[: m.start()]):
-        return s[: m.start()].strip(), True
+    value = unwrap(s[: m.start()]) if m else ""
+    if value and re.search(r"[\d}]$", value):
+        return value, True
     return s, False
 
 
