@@ -50,6 +50,7 @@ FAMILIES = [
     ("true chain, named", "x = 11", r"\boxed{x = 5+5+1 = 11}", r"\boxed{x = 5+5+1 = 7 = 11}"),
     ("true chain, functions", "3", r"\boxed{\log_2 8 = 3}", r"\boxed{\log_2 8 = 5 - 1}"),
     ("approximation note", "4", r"\boxed{x = 4 \approx 4.0}", r"\boxed{x = 5 = 4 \approx 4}"),
+    ("percent after a thin space", "0.05", r"\boxed{5\,\%}", r"\boxed{5\,\% \text{ or } 6\,\%}"),
     ("exact decimal", r"\frac18", r"\boxed{0.125}", r"\boxed{0.12}"),
     ("stated final answer", "10455", r"so \boxed{255} more: Final Answer: The final answer is $10,455$. I hope it is correct.",
      r"\boxed{10455}. Final Answer: The final answer is $10,456$. I hope it is correct."),
@@ -83,6 +84,8 @@ HACKS = [
     ("5", r"\boxed{5 \text{ squared}}"),
     ("2", r"\boxed{2 \text{ dozen}}"),
     ("3", r"The final answer is $3$. No wait: \boxed{4}"),
+    ("3", r"\boxed{4}. Final Answer: The final answer is $3$ or $4$. I hope it is correct."),
+    ("3", "The final answer is $3$ if n is odd, else $4$."),
 ]
 
 

@@ -117,7 +117,8 @@ def _fallback(text: str, kind: str) -> str | None:
 
 # Minerva/MATH's "Final Answer: The final answer is $X$. I hope it is correct." (math-verify's
 # top-priority pattern). Stated after the last box, it is the answer: earlier boxes were work.
-_FINAL_RE = re.compile(r"final answer is:?\s*\$([^$]{1,300})\$", re.IGNORECASE)
+# Nothing may follow the statement but "." and "I hope it is correct": "$5$ or $6$" is a hedge.
+_FINAL_RE = re.compile(r"final answer is:?\s*\$([^$]{1,300})\$[ \t]*\.?[ \t]*(?:I hope\b|$)", re.IGNORECASE | re.MULTILINE)
 
 
 def _final_statement(tail: str) -> str | None:
