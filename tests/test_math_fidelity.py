@@ -128,6 +128,20 @@ def test_long_chains_and_many_boxes_stay_within_the_deadline() -> None:
         assert not got.correct and time.monotonic() - t < 2.0 + 4.0, got
 
 
+HOSTILE = ["x" + " " * 5000 + "y", "x" + "\\," * 2500 + "y", " and" * 1500, "1=" * 2500, "5 " * 2500 + "thousands",
+           "\\text{5 " + "a " * 2000 + "}", "x" + " \\; " * 1000, "{" * 3000]
+
+
+@pytest.mark.parametrize("text", HOSTILE, ids=range(len(HOSTILE)))
+def test_rewrites_take_linear_paths_on_hostile_answers(mv: MathVerifier, text: str) -> None:
+    # each of these once took seconds in a backtracking regex; through the verifier they
+    # must be judged (too long, or wrong) like any other answer, and the rewrites must return
+    for f in (unwrap, as_list, split_percent, reduce_chain, join_thousands):
+        f(text)
+    for completion in (r"\boxed{" + text + "}", r"\boxed{" + text + r"} and \boxed{1}"):
+        assert not mv.verify(completion, {"answer": "1, 2"}).correct
+
+
 def test_decimal_gold_keeps_math_verify_rounding(mv: MathVerifier) -> None:
     # the gold's own digits set the precision; an exact answer that rounds to it is right
     assert mv.verify(r"\boxed{16386.2}", {"answer": "16386.20"}).correct

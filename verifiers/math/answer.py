@@ -64,15 +64,16 @@ def split_units(answer: str) -> tuple[str, str | None]:
         rest, unit = split_units(s[m.end() :])
         if unit in (None, "usd"):
             return rest, "usd"
-    m = _DEGREE_RE.search(s)
+    cut = max(0, len(s) - 120)  # units sit at the end: never scan (and backtrack over) the whole answer
+    m = _DEGREE_RE.search(s, cut)
     if m and m.start() > 0:
         return s[: m.start()].strip(), "deg"
-    m = _TEXT_UNIT_RE.search(s)
+    m = _TEXT_UNIT_RE.search(s, cut)
     if m and re.search(r"\d", s[: m.start()]):
         unit = (m.group(1).strip() + re.sub(r"[\s{}]", "", m.group(2) or "")).strip()
         if unit and not _NOT_UNIT.search(unit) and not _PCT_WORD.fullmatch(unit):
             return s[: m.start()].strip(), _canon_unit(unit)
-    m = _BARE_UNIT_RE.search(s)
+    m = _BARE_UNIT_RE.search(s, cut)
     if m and re.search(r"\d", s[: m.start()]):
         return s[: m.start()].strip(), _canon_unit(m.group(1))
     return s, None

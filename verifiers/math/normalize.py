@@ -10,8 +10,23 @@ from __future__ import annotations
 import re
 from fractions import Fraction
 
-_SPACE = r"(?:\s|\\[,;:! ]|\\q?quad\b|~)"
-_EDGE_SPACE = re.compile(rf"^{_SPACE}+|{_SPACE}+$")
+_LEAD_SPACE = re.compile(r"^(?:\s|\\[,;:! ]|\\q?quad(?![A-Za-z])|~)+")
+_TRAIL_TOKENS = ("\\qquad", "\\quad", "\\,", "\\;", "\\:", "\\!", "\\ ", "~")
+
+
+def _strip_spacing(s: str) -> str:
+    """Strip whitespace and LaTeX spacing commands at both ends, in linear time."""
+    t = _LEAD_SPACE.sub("", s)
+    end = len(t)
+    while end:
+        if t[end - 1].isspace():
+            end -= 1
+            continue
+        tok = next((k for k in _TRAIL_TOKENS if t.endswith(k, 0, end) and not t.endswith("\\" + k, 0, end)), None)
+        if tok is None:
+            break
+        end -= len(tok)
+    return t[:end]
 _WRAPPERS = ("mathbf", "textbf", "bm", "boldsymbol", "boxed", "fbox", "mathit", "textit", "emph", "underline")
 _WRAP_RE = re.compile(r"^\\(" + "|".join(_WRAPPERS) + r")\s*\{")
 
@@ -35,7 +50,7 @@ def _close(s: str, i: int) -> int:
 def unwrap(s: str) -> str:
     """Drop formatting around a whole answer: ``\\mathbf{9}``, ``\\; 12 \\;``, ``\\boxed{\\boxed{2}}``."""
     for _ in range(8):
-        t = _EDGE_SPACE.sub("", s.strip()).strip()
+        t = _strip_spacing(s)
         t = re.sub(r"^\\displaystyle\s*", "", t)
         if len(t) >= 2 and t[0] == "$" and t[-1] == "$" and "$" not in t[1:-1]:
             t = t[1:-1].strip()
@@ -102,35 +117,38 @@ def plain_number_form(s: str) -> str:
     return t
 
 
-_PCT_RE = re.compile(r"\s*(?:\\%|%|\\text\{\s*(?:percent|percentage|pct)\s*\}|\b(?:percent|percentage|pct)\b)\s*$", re.I)
+_PCT_RE = re.compile(r"(?:\\%|%|\\text\{\s*(?:percent|percentage|pct)\s*\}|\b(?:percent|percentage|pct)\b)\s*$", re.I)
 
 
 def split_percent(s: str) -> tuple[str, bool]:
     """``"28\\%"`` / ``"28 percent"`` -> ``("28", True)``; other answers -> ``(s, False)``."""
-    m = _PCT_RE.search(s)
+    cut = max(0, len(s) - 40)  # the sign is at the end: never scan the whole answer
+    m = _PCT_RE.search(s, cut)
     value = unwrap(s[: m.start()]) if m else ""
     if value and re.search(r"[\d}]$", value):
         return value, True
     return s, False
 
 
-_AND_RE = re.compile(r"\s*,?\s*(?:\\text\{\s*,?\s*and\s*\}|\\quad\s*\\text\{\s*and\s*\}\s*\\quad|\band\b)\s*", re.I)
+_AND_RE = re.compile(r"[ \t]*,?[ \t]*(?:\\text\{\s*,?\s*and\s*\}|\\quad\s*\\text\{\s*and\s*\}\s*\\quad|\band\b)\s*", re.I)
 
 
 def as_list(s: str) -> str:
     """``"6 \\text{ and } 8"`` / ``"19, 46, and 82"`` -> comma lists (only at brace depth 0)."""
     if "and" not in s:
         return s
-    out, last = [], 0
+    out, last, depth, pos = [], 0, 0, 0
     for m in _AND_RE.finditer(s):
-        if _depth(s, m.start()) == 0:
+        depth, pos = _depth(s, pos, m.start(), depth)
+        if depth == 0 and m.start() >= last:
             out.append(s[last : m.start()] + ", ")
             last = m.end()
     return "".join(out) + s[last:] if out else s
 
 
-def _depth(s: str, end: int) -> int:
-    depth, i = 0, 0
+def _depth(s: str, start: int, end: int, depth: int) -> tuple[int, int]:
+    """Brace depth at ``end`` and where the scan stopped, continuing from ``depth`` at ``start``."""
+    i = start
     while i < end:
         c = s[i]
         if c == "\\":
@@ -141,7 +159,7 @@ def _depth(s: str, end: int) -> int:
         depth += c in "({["
         depth -= c in ")}]"
         i += 1
-    return depth
+    return depth, i
 
 
 def split_top(s: str, sep: str) -> list[str]:
@@ -228,6 +246,8 @@ def scale_words(s: str) -> str:
     """``5 \\text{ thousand}`` -> ``5 \\times 1000``, ``3 squared`` -> ``(3)^{2}``: math-verify
     would drop the word as a unit and read 5 (a wrong answer to gold 5 scored right)."""
     t = s.strip()
+    if len(t) > 400:
+        return s
     whole = re.match(r"^\\(?:text|textrm|mathrm|mbox)\s*\{\s*(-?\d[\d.,]*\s+[A-Za-z]+)\s*\}$", t)
     m = _SCALE_RE.match(whole.group(1) if whole else t)
     if not m:
