@@ -39,8 +39,8 @@ def _args(tmp_path, **overrides) -> CascadeGRPOConfig:
 ALL_ON = dict(
     num_iterations=2, loss_type="dr_grpo", beta=0.0, advantage_estimator="maxrl", trust_region="dppo_binary_tv",
     dppo_delta=0.1, dynamic_sampling=True, dynamic_sampling_max_refills=2, length_bonus_c=0.1, degeneracy_gate=True,
-    router_bias_update_rate=0.01, learning_rate=1e-2,
-)
+    learning_rate=1e-2,
+)  # bias balancing is not here: it cannot be combined with router replay (see the DPPO run below)
 
 
 @pytest.mark.slow
@@ -51,7 +51,6 @@ def test_every_switch_on_logs_its_metrics(tmp_path):
         model=model, reward_funcs=[_reward], args=_args(tmp_path, **ALL_ON), train_dataset=_stream(), processing_class=tok
     )
     assert trainer.router_replay and trainer.loss_type == "dr_grpo" and trainer.beta == 0.0
-    biases = trainer._router.routers[0].balancing_biases.clone()
     trainer.train()
     logs = {k: v for h in trainer.state.log_history for k, v in h.items()}
     for key in [
@@ -61,7 +60,6 @@ def test_every_switch_on_logs_its_metrics(tmp_path):
     ]:
         assert key in logs, key
     assert logs["dynamic_sampling/dropped_frac"] > 0 and logs["dynamic_sampling/refills"] >= 1
-    assert not torch.equal(biases, trainer._router.routers[0].balancing_biases)  # bias balancing moved
     assert "router/replay_unaligned" not in logs
     assert all(torch.isfinite(p).all() for p in model.parameters())
 
