@@ -51,9 +51,8 @@ ALL_ON = dict(
 def test_every_switch_on_logs_its_metrics(tmp_path):
     torch.manual_seed(0)
     model, tok = build_tiny_policy()
-    trainer = CascadeGRPOTrainer(
-        model=model, reward_funcs=[_reward], args=_args(tmp_path, **ALL_ON), train_dataset=_stream(), processing_class=tok
-    )
+    args = _args(tmp_path, **ALL_ON, save_strategy="steps", save_steps=2)
+    trainer = CascadeGRPOTrainer(model=model, reward_funcs=[_reward], args=args, train_dataset=_stream(), processing_class=tok)
     assert trainer.router_replay and trainer.loss_type == "dr_grpo" and trainer.beta == 0.0
     trainer.train()
     logs = {k: v for h in trainer.state.log_history for k, v in h.items()}
@@ -66,6 +65,16 @@ def test_every_switch_on_logs_its_metrics(tmp_path):
     assert logs["dynamic_sampling/dropped_frac"] > 0 and logs["dynamic_sampling/refills"] >= 1
     assert "router/replay_unaligned" not in logs
     assert all(torch.isfinite(p).all() for p in model.parameters())
+
+    # p*_s (the length bonus's running max solve rate per source) is in the checkpoint and comes back on resume
+    best = dict(trainer.solve_rates.best)
+    assert set(best) == {"default"} and 0.0 < best["default"] <= 1.0  # _stream rows name no env: one source
+    saved = json.loads((tmp_path / "checkpoint-2" / "solve_rate_max.json").read_text())
+    assert saved == best
+    resumed = CascadeGRPOTrainer(model=model, reward_funcs=[_reward], args=args, train_dataset=_stream(), processing_class=tok)
+    assert resumed.solve_rates.best == {}
+    resumed.train(resume_from_checkpoint=True)  # already at max_steps: restores, trains nothing
+    assert resumed.solve_rates.best == best
 
 
 def test_router_aux_loss_is_rejected_for_zaya(tmp_path):
