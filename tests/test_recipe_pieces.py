@@ -265,6 +265,9 @@ def test_check_recipe_for_model(tmp_path):
         CascadeGRPOConfig(output_dir=str(tmp_path), use_cpu=True, dppo_delta=0.0)
     with pytest.raises(ValueError, match="dppo_ratio_cap"):
         CascadeGRPOConfig(output_dir=str(tmp_path), use_cpu=True, dppo_ratio_cap=0.0)
+    with pytest.raises(ValueError, match="group std"):
+        CascadeGRPOConfig(output_dir=str(tmp_path), use_cpu=True, length_bonus_c=0.1)  # grpo + group scaling
+    assert CascadeGRPOConfig(output_dir=str(tmp_path), use_cpu=True, length_bonus_c=0.1, scale_rewards="none").length_bonus_c
     with pytest.raises(ValueError, match="beta=0"):
         CascadeGRPOConfig(output_dir=str(tmp_path), use_cpu=True, trust_region="dppo_binary_tv", beta=0.04)
 

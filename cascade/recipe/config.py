@@ -151,6 +151,12 @@ class CascadeGRPOConfig(GRPOConfig):
             raise ValueError(f"dppo_ratio_cap must be > 0, got {self.dppo_ratio_cap}")
         if self.length_bonus_acc_tolerance < 0:
             raise ValueError("length_bonus_acc_tolerance must be >= 0")
+        if self.length_bonus_c > 0 and self.advantage_estimator == "grpo" and self.scale_rewards == "group":
+            raise ValueError(
+                "length_bonus_c > 0 with advantage_estimator=grpo and scale_rewards=group divides the bonus by the raw "
+                "rewards' group std, which is 0 in all-correct groups (advantages ~ 1e4 x bonus); use "
+                "advantage_estimator=maxrl (the report's) or scale_rewards=batch/none"
+            )
         if self.trust_region == "dppo_binary_tv" and self.beta != 0.0:
             raise ValueError(
                 "trust_region=dppo_binary_tv needs beta=0: the DPPO gradient is applied through the log-probs TRL's "
