@@ -268,6 +268,8 @@ def test_check_recipe_for_model(tmp_path):
     with pytest.raises(ValueError, match="group std"):
         CascadeGRPOConfig(output_dir=str(tmp_path), use_cpu=True, length_bonus_c=0.1)  # grpo + group scaling
     assert CascadeGRPOConfig(output_dir=str(tmp_path), use_cpu=True, length_bonus_c=0.1, scale_rewards="none").length_bonus_c
+    with pytest.raises(ValueError, match="second correction"):
+        CascadeGRPOConfig(output_dir=str(tmp_path), use_cpu=True, trust_region="dppo_binary_tv", use_vllm=True)
     with pytest.raises(ValueError, match="beta=0"):
         CascadeGRPOConfig(output_dir=str(tmp_path), use_cpu=True, trust_region="dppo_binary_tv", beta=0.04)
 

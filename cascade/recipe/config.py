@@ -162,6 +162,12 @@ class CascadeGRPOConfig(GRPOConfig):
                 "trust_region=dppo_binary_tv needs beta=0: the DPPO gradient is applied through the log-probs TRL's "
                 "loss sees, which its KL term would share (the recipe runs without KL)"
             )
+        if self.trust_region == "dppo_binary_tv" and self.use_vllm and self.vllm_importance_sampling_correction:
+            raise ValueError(
+                "trust_region=dppo_binary_tv already weighs each token by min(pi/mu, dppo_ratio_cap) against the "
+                "sampling log-probs; TRL's vllm_importance_sampling_correction would apply a second correction: set "
+                "it to false"
+            )
         if self.router_bias_update_rate > 0 and self.router_replay is not False:
             raise ValueError(
                 "router_bias_update_rate > 0 with router replay: the report keeps balancing biases fixed during RL "
