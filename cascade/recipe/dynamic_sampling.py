@@ -57,10 +57,12 @@ def zero_spread_groups(rewards: torch.Tensor, group_size: int) -> torch.Tensor:
     return (hi - lo <= 0) | nan.all(dim=1)
 
 
+SPLICEABLE_KEYS = set(PROMPT_KEYS) | set(COMPLETION_KEYS) | ROW_KEYS | SCALAR_KEYS | {ROUTES_KEY}
+
+
 def can_splice(batch: dict[str, Any]) -> bool:
     """Only batches made of the tensors we know how to pad can be spliced."""
-    known = set(PROMPT_KEYS) | set(COMPLETION_KEYS) | ROW_KEYS | SCALAR_KEYS | {ROUTES_KEY}
-    return set(batch) <= known
+    return set(batch) <= SPLICEABLE_KEYS
 
 
 def _pad_to(x: torch.Tensor, width: int, value: float, left: bool) -> torch.Tensor:

@@ -10,6 +10,7 @@ needs each rank's generation batch to hold whole groups (CascadeGRPOConfig check
 from __future__ import annotations
 
 import itertools
+import logging
 from collections.abc import Iterator
 from typing import Any
 
@@ -18,6 +19,8 @@ from accelerate.utils import gather
 from datasets import IterableDataset
 
 from cascade.recipe import dynamic_sampling as ds
+
+logger = logging.getLogger(__name__)
 
 
 class DynamicSamplingMixin:
@@ -35,6 +38,11 @@ class DynamicSamplingMixin:
         local_groups = n_local // g
         refills = 0
         can_refill = ds.can_splice(out) and n_local % g == 0 and local_groups * world == zero.numel()
+        if not can_refill and cfg.dynamic_sampling_max_refills > 0 and not getattr(self, "_refill_warned", False):
+            self._refill_warned = True
+            extra = sorted(set(out) - ds.SPLICEABLE_KEYS)
+            logger.warning("dynamic sampling cannot refill this batch (keys %s cannot be spliced); "
+                           "zero-spread groups are masked instead", extra)
         while can_refill and bool(zero.any()) and refills < cfg.dynamic_sampling_max_refills:
             missing = zero.view(world, local_groups)
             k = int(missing.sum(dim=1).max())  # lockstep: every rank draws as many as the neediest
