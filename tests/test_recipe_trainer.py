@@ -57,7 +57,7 @@ def test_every_switch_on_logs_its_metrics(tmp_path):
     trainer.train()
     logs = {k: v for h in trainer.state.log_history for k, v in h.items()}
     for key in [
-        "dppo/masked_frac", "dynamic_sampling/dropped_frac", "dynamic_sampling/refills", "length_bonus/mean",
+        "dppo/masked_frac", "dppo/ratio_capped_frac", "dynamic_sampling/dropped_frac", "dynamic_sampling/refills", "length_bonus/mean",
         "degeneracy/gated_frac", "degeneracy/rare_token_frac", "router/layer0/load_e1", "router/layer1/load_skip",
         "router/skip_rate", "router/entropy", "router/max_min_load_ratio", "router/replay_flip_frac",
     ]:

@@ -34,7 +34,7 @@ from cascade.recipe.refill import DynamicSamplingMixin
 from cascade.recipe.router_replay import RouterRecorder, align_routes
 from cascade.recipe.router_telemetry import balancing_bias_step, expert_loads, routing_metrics
 from cascade.recipe.solve_rate import SolveRateCallback, SolveRateMax, row_source
-from cascade.recipe.trust_region import dppo_keep_mask, dppo_logps, masked_fraction
+from cascade.recipe.trust_region import dppo_keep_mask, dppo_logps
 
 
 class CascadeGRPOTrainer(DynamicSamplingMixin, GRPOTrainer):
@@ -222,9 +222,13 @@ class CascadeGRPOTrainer(DynamicSamplingMixin, GRPOTrainer):
             if routes is not None and not (torch.is_grad_enabled() and model.training):
                 self._router.stop_replay()  # no backward follows (eval): nothing to recompute
         if dppo:
-            mask = inputs["completion_mask"] * inputs.get("tool_mask", 1)
-            keep = state.keep if state.keep is not None else torch.ones_like(mask, dtype=torch.bool)
-            self._metrics[mode]["dppo/masked_frac"].append(masked_fraction(keep, mask))
+            mask = (inputs["completion_mask"] * inputs.get("tool_mask", 1)).bool()
+            keep = state.keep if state.keep is not None else torch.ones_like(mask)
+            self._metrics[mode]["dppo/masked_frac"].append(self._global_frac(~keep, mask))
+            if state.logps is not None:  # kept tokens whose pi/mu the cap truncated (verl's pg_clipfrac_lower)
+                ref = state.ref_logps if state.ref_logps is not None else state.logps.detach()
+                capped = (state.logps.detach() - ref).exp() > self.args.dppo_ratio_cap
+                self._metrics[mode]["dppo/ratio_capped_frac"].append(self._global_frac(capped & keep, mask))
             self.last_loss_state = state  # read by probes (tests); replaced every loss call
         if routes is not None and self._router.replayed:
             self._metrics[mode]["router/replay_flip_frac"].append(self._router.flipped / self._router.replayed)
@@ -257,6 +261,12 @@ class CascadeGRPOTrainer(DynamicSamplingMixin, GRPOTrainer):
             state.logps = logps
             logps = dppo_logps(logps, ref, state.loss_old_logps, state.keep, self.args.dppo_ratio_cap)
         return logps, entropies, aux
+
+    def _global_frac(self, hit: torch.Tensor, mask: torch.Tensor) -> float:
+        """Share of real tokens (over every process) where ``hit`` holds."""
+        counts = torch.stack([(hit & mask).sum(), mask.sum()]).float()
+        totals = self.accelerator.reduce(counts, reduction="sum")
+        return float(totals[0] / totals[1].clamp(min=1.0))
 
     def _mode(self) -> str:
         return "train" if self.model.training else "eval"
