@@ -15,6 +15,8 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from cascade.eval_config import EvalSpec, HeldOutSettings
+
 
 class ConfigError(ValueError):
     """A config problem, already phrased as ``file: key.path: problem``."""
@@ -121,6 +123,7 @@ class StageConfig(_Strict):
     trainer: dict[str, Any] = {}
     resources: Resources = Resources()
     num_tasks: int = Field(512, ge=1)
+    eval: EvalSpec | str | None = None  # inline, a name in the top-level `evals`, or the kind's default
 
     @field_validator("name")
     @classmethod
@@ -146,6 +149,9 @@ class CascadeConfig(_Strict):
     policy: PolicyConfig = PolicyConfig()
     trainer: dict[str, Any] = {}
     stages: list[StageConfig] = Field(min_length=1)
+    evals: dict[str, EvalSpec] = {}  # named evaluations stages refer to with `eval: NAME`
+    heldout: HeldOutSettings = HeldOutSettings()  # the split no training stream draws from
+    eval_matrix: bool = True  # at the end, every stage's eval on every stage's output checkpoint
 
     @model_validator(mode="after")
     def _unique_stage_names(self) -> "CascadeConfig":
@@ -153,6 +159,10 @@ class CascadeConfig(_Strict):
         dupes = sorted({n for n in names if names.count(n) > 1})
         if dupes:
             raise ValueError(f"stage names must be unique; repeated: {', '.join(dupes)}")
+        for stage in self.stages:
+            if isinstance(stage.eval, str) and stage.eval not in self.evals:
+                known = ", ".join(sorted(self.evals)) or "none defined"
+                raise ValueError(f"stage {stage.name!r}: eval {stage.eval!r} is not in `evals` ({known})")
         return self
 
     def stage(self, name: str) -> StageConfig:
@@ -236,6 +246,9 @@ def load_config(path: str | Path, overrides: list[str] | None = None) -> Cascade
         more = f" (and {len(exc.errors()) - 1} more)" if len(exc.errors()) > 1 else ""
         raise ConfigError(f"{path}: {_format_loc(err['loc'])}: {err['msg']}{more}") from None
     check_semantics(cfg, str(path))
+    from cascade.stage_eval import check_evals
+
+    check_evals(cfg, str(path))
     return cfg
 
 

@@ -43,8 +43,10 @@ def absolutize(cfg: CascadeConfig) -> CascadeConfig:
     """Relative paths are relative to where the command runs; Ray workers may run elsewhere."""
     data = cfg.model_dump()
     data["run_dir"] = str(Path(data["run_dir"]).resolve())
-    for stage in data["stages"]:
-        for env in stage.get("envs") or []:
+    evals = [s["eval"] for s in data["stages"] if isinstance(s.get("eval"), dict)] + list(data["evals"].values())
+    env_lists = [s.get("envs") or [] for s in data["stages"]] + [e.get("envs") or [] for e in evals]
+    for envs in env_lists:
+        for env in envs:
             for key, value in env["options"].items():
                 if key.endswith("path") and isinstance(value, str):
                     env["options"][key] = str(Path(value).resolve())
@@ -113,15 +115,40 @@ def run_cascade(
             reset_stage(cfg, manifest, stage.name)
         if manifest.is_done(stage.name):
             notify(f"[{i}/{len(cfg.stages)}] {stage.name}: done already, skipped")
+            evaluate_stage(cfg, manifest, stage, manifest.stage(stage.name).get("init_checkpoint"), notify)
             init = manifest.stage(stage.name)["checkpoint"]
             continue
         notify(f"[{i}/{len(cfg.stages)}] {stage.name} ({stage.kind}) starting")
-        init = run_one(cfg, manifest, stage, init)
+        init = run_one(cfg, manifest, stage, init, notify)
+    if cfg.eval_matrix:
+        from cascade.eval_matrix import cascade_matrix
+
+        cascade_matrix(cfg, manifest, notify)
     return manifest
 
 
-def run_one(cfg: CascadeConfig, manifest: Manifest, stage: StageConfig, init: str | None) -> str:
-    """Run a stage under the manifest's bookkeeping; returns its final checkpoint."""
+def evaluate_stage(cfg: CascadeConfig, manifest: Manifest, stage: StageConfig, init: str | None, notify: Notify) -> None:
+    """Score a finished stage's input and output on its eval (cached), into its manifest ``eval``."""
+    from cascade.eval_matrix import all_plans, before_after, run_evals
+
+    plans = all_plans(cfg)
+    entry = manifest.stage(stage.name)
+    if stage.name not in plans or entry.get("status") != "done":
+        return
+    before = run_evals(cfg, init, list(plans.values()))[stage.name]
+    after = run_evals(cfg, entry["checkpoint"], list(plans.values()))[stage.name]  # the next stage's "before" too
+    result = before_after(before, after)
+    manifest.update(stage.name, "done", eval=result)
+    notify(f"  eval {stage.name}: " + ", ".join(f"{m} {result['before'][m]:.3f} -> {v:.3f}" for m, v in result["after"].items()))
+
+
+def run_one(cfg: CascadeConfig, manifest: Manifest, stage: StageConfig, init: str | None, notify: Notify = print) -> str:
+    """Run a stage under the manifest's bookkeeping, then score it on its eval; returns its final checkpoint."""
+    from cascade.eval_matrix import all_plans, run_evals
+
+    plans = all_plans(cfg)
+    if stage.name in plans:  # the incoming policy on every eval, before anything trains (cached after stage 1)
+        run_evals(cfg, init, list(plans.values()))
     started = time.time()
     manifest.update(stage.name, "running", kind=stage.kind, init_checkpoint=init, started_at=started)
     try:
@@ -130,6 +157,7 @@ def run_one(cfg: CascadeConfig, manifest: Manifest, stage: StageConfig, init: st
         manifest.update(stage.name, "failed", error=f"{type(exc).__name__}: {exc}"[:2000])
         raise
     manifest.update(stage.name, "done", finished_at=time.time(), **summary)
+    evaluate_stage(cfg, manifest, stage, init, notify)
     return summary["checkpoint"]
 
 

@@ -22,5 +22,6 @@ KIND = register_stage(
             {"id": "rsa/aggregate", "weight": 0.125},
         ],
         trainer_defaults={**VERIFIABLE_RL_DEFAULTS, "length_bonus_c": 1.0, "learning_rate": 5e-6},
+        eval={"train_envs": True, "n_tasks": 16, "max_new_tokens": 4096},
     )
 )

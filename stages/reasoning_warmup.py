@@ -19,5 +19,6 @@ KIND = register_stage(
             {"id": "rg/propositional_logic", "weight": 0.15},
         ],
         trainer_defaults={**VERIFIABLE_RL_DEFAULTS, "length_bonus_c": 0.25, "learning_rate": 5e-6},
+        eval={"train_envs": True, "n_tasks": 32, "max_new_tokens": 2048},
     )
 )
