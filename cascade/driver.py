@@ -138,6 +138,8 @@ def evaluate_stage(cfg: CascadeConfig, manifest: Manifest, stage: StageConfig, i
     before = run_evals(cfg, init, list(plans.values()))[stage.name]
     after = run_evals(cfg, entry["checkpoint"], list(plans.values()))[stage.name]  # the next stage's "before" too
     result = before_after(before, after)
+    if entry.get("eval") == result:
+        return  # a rerun over a finished stage: nothing new to record
     manifest.update(stage.name, "done", eval=result)
     notify(f"  eval {stage.name}: " + ", ".join(f"{m} {result['before'][m]:.3f} -> {v:.3f}" for m, v in result["after"].items()))
 
