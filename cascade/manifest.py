@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 from typing import Any, Literal
 
-Status = Literal["pending", "running", "done", "failed"]
+Status = Literal["pending", "running", "done", "failed", "stale"]  # stale: an earlier stage was retrained since
 
 
 def write_json_atomic(path: Path, data: Any) -> None:
