@@ -33,12 +33,12 @@ from typing import Any
 import yaml
 
 from envs.heldout import heldout_key
+from envs.shipped import config_file, data_file
 from envs.base import Environment, get_env, register_env
 from envs.task import Task
 
-REPO = Path(__file__).resolve().parents[1]
-TEMPLATE_PATH = REPO / "configs" / "rsa_prompt.yaml"
-DEFAULT_ROLLOUTS = REPO / "data" / "rsa" / "rollouts_sample.jsonl"
+TEMPLATE_PATH = config_file("rsa_prompt.yaml")
+DEFAULT_ROLLOUTS = data_file("rsa", "rollouts_sample.jsonl")
 _PLACEHOLDER = re.compile(r"\{(problem|candidates)\}")
 
 

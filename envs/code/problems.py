@@ -13,7 +13,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-SHIPPED = Path(__file__).resolve().parents[2] / "data" / "code" / "problems.jsonl"
+from envs.shipped import data_file
+
+SHIPPED = data_file("code", "problems.jsonl")
 
 PRESETS: dict[str, dict[str, Any]] = {
     "apps": {},  # our canonical names are APPS/TACO's
