@@ -161,3 +161,37 @@ def eval_cmd(
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(json.dumps(result, indent=2, default=str))
         console.print(f"results: {out}")
+
+
+@app.command("eval-matrix")
+def eval_matrix_cmd(
+    run_dir: Path,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the matrix as one JSON object")] = False,
+) -> None:
+    """Every stage's eval on every finished stage's checkpoint of RUN_DIR (cached cells are reused)."""
+    from cascade.config import ConfigError, load_config
+    from cascade.driver import start_ray
+    from cascade.eval_matrix import cascade_matrix
+    from cascade.manifest import Manifest
+
+    if not (run_dir / "manifest.json").is_file() or not (run_dir / "config.yaml").is_file():
+        die(f"{run_dir}: not a run directory (no manifest.json and config.yaml)")
+    try:
+        cfg = load_config(run_dir / "config.yaml", [f"run_dir={run_dir.resolve()}"])
+    except ConfigError as exc:
+        die(str(exc))
+    if any(s.resources.num_gpus > 0 for s in cfg.stages):  # CPU policies are scored in this process
+        start_ray(cfg.ray)
+    matrix = cascade_matrix(cfg, Manifest(run_dir), notify=console.print)
+    if matrix is None:
+        die(f"{run_dir}: no stage of this run has an eval")
+    if as_json:
+        print(json.dumps(matrix))
+        return
+    table = Table(title=f"{matrix['metric']}: checkpoint (row) x stage eval (column)")
+    table.add_column("checkpoint")
+    for suite in matrix["suites"]:
+        table.add_column(suite)
+    for label in matrix["checkpoints"]:
+        table.add_row(label, *(f"{matrix['values'][s][label]:.3f}" for s in matrix["suites"]))
+    Console().print(table)

@@ -15,6 +15,8 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from cascade.eval_config import EvalSpec, HeldOutSettings
+
 
 class ConfigError(ValueError):
     """A config problem, already phrased as ``file: key.path: problem``."""
@@ -121,6 +123,7 @@ class StageConfig(_Strict):
     trainer: dict[str, Any] = {}
     resources: Resources = Resources()
     num_tasks: int = Field(512, ge=1)
+    eval: EvalSpec | str | None = None  # inline, a name in the top-level `evals`, or the kind's default
 
     @field_validator("name")
     @classmethod
@@ -146,6 +149,9 @@ class CascadeConfig(_Strict):
     policy: PolicyConfig = PolicyConfig()
     trainer: dict[str, Any] = {}
     stages: list[StageConfig] = Field(min_length=1)
+    evals: dict[str, EvalSpec] = {}  # named evaluations stages refer to with `eval: NAME`
+    heldout: HeldOutSettings = HeldOutSettings()  # the split no training stream draws from
+    eval_matrix: bool = True  # at the end, every stage's eval on every stage's output checkpoint
 
     @model_validator(mode="after")
     def _unique_stage_names(self) -> "CascadeConfig":
@@ -153,6 +159,10 @@ class CascadeConfig(_Strict):
         dupes = sorted({n for n in names if names.count(n) > 1})
         if dupes:
             raise ValueError(f"stage names must be unique; repeated: {', '.join(dupes)}")
+        for stage in self.stages:
+            if isinstance(stage.eval, str) and stage.eval not in self.evals:
+                known = ", ".join(sorted(self.evals)) or "none defined"
+                raise ValueError(f"stage {stage.name!r}: eval {stage.eval!r} is not in `evals` ({known})")
         return self
 
     def stage(self, name: str) -> StageConfig:
@@ -214,9 +224,53 @@ def _list_index(node: list[Any], key: str, item: str) -> int:
     raise ConfigError(f"--set {item!r}: no list entry {key!r}")
 
 
-def load_config(path: str | Path, overrides: list[str] | None = None) -> CascadeConfig:
-    """Read, override, validate and check a cascade YAML; raise ConfigError naming file and key."""
+def resolve_config_path(path: str | Path) -> Path:
+    """A config file, or the name of a shipped one (``tiny``, ``zaya1-8b``, ...: ``cascade run tiny``)."""
+    from envs.shipped import builtin_configs, config_file
+
     path = Path(path)
+    if not path.is_file() and path.suffix == "" and str(path) in builtin_configs():
+        return config_file(f"{path}.yaml")
+    return path
+
+
+def _resolve_paths(data: dict[str, Any], base: Path) -> dict[str, Any]:
+    """Relative input paths in a config file are relative to that file's directory.
+
+    That is: env option keys ending in ``path`` (in stages and evals), and a reward's or the
+    policy's local path when it exists there. ``run_dir`` (an output) and ``--set`` values stay
+    relative to the working directory.
+    """
+    def fix(value: Any, must_exist: bool) -> Any:
+        if not isinstance(value, str) or not value or Path(value).is_absolute():
+            return value
+        candidate = (base / value).resolve()
+        return str(candidate) if not must_exist or candidate.exists() else value
+
+    def envs_of(section: Any) -> list[Any]:
+        return [e for e in (section or []) if isinstance(e, dict) and isinstance(e.get("options"), dict)]
+
+    stages = [s for s in data.get("stages") or [] if isinstance(s, dict)]
+    evals = [e for e in [s.get("eval") for s in stages] + list((data.get("evals") or {}).values()) if isinstance(e, dict)]
+    for env in [e for s in stages for e in envs_of(s.get("envs"))] + [e for ev in evals for e in envs_of(ev.get("envs"))]:
+        env["options"] = {k: fix(v, False) if k.endswith("path") else v for k, v in env["options"].items()}
+    for stage in stages:
+        for reward in [r for r in stage.get("rewards") or [] if isinstance(r, dict)]:
+            if isinstance(reward.get("options"), dict) and "path" in reward["options"]:
+                reward["options"]["path"] = fix(reward["options"]["path"], True)
+    policy = data.get("policy")
+    if isinstance(policy, dict) and policy.get("name_or_path") not in (None, "tiny"):
+        policy["name_or_path"] = fix(policy["name_or_path"], True)
+    return data
+
+
+def load_config(path: str | Path, overrides: list[str] | None = None) -> CascadeConfig:
+    """Read, override, validate and check a cascade YAML; raise ConfigError naming file and key.
+
+    ``path`` may name a shipped config (``tiny``). Relative input paths in the file resolve
+    against its directory (see ``_resolve_paths``); ``--set`` values against the working directory.
+    """
+    path = resolve_config_path(path)
     if not path.is_file():
         raise ConfigError(f"{path}: no such config file")
     try:
@@ -225,6 +279,7 @@ def load_config(path: str | Path, overrides: list[str] | None = None) -> Cascade
         raise ConfigError(f"{path}: invalid YAML: {exc}") from None
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: <root>: expected a mapping, got {type(data).__name__}")
+    data = _resolve_paths(data, path.resolve().parent)
     try:
         data = apply_overrides(data, overrides or [])
     except ConfigError as exc:
@@ -236,6 +291,9 @@ def load_config(path: str | Path, overrides: list[str] | None = None) -> Cascade
         more = f" (and {len(exc.errors()) - 1} more)" if len(exc.errors()) > 1 else ""
         raise ConfigError(f"{path}: {_format_loc(err['loc'])}: {err['msg']}{more}") from None
     check_semantics(cfg, str(path))
+    from cascade.stage_eval import check_evals
+
+    check_evals(cfg, str(path))
     return cfg
 
 

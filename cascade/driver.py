@@ -43,8 +43,10 @@ def absolutize(cfg: CascadeConfig) -> CascadeConfig:
     """Relative paths are relative to where the command runs; Ray workers may run elsewhere."""
     data = cfg.model_dump()
     data["run_dir"] = str(Path(data["run_dir"]).resolve())
-    for stage in data["stages"]:
-        for env in stage.get("envs") or []:
+    evals = [s["eval"] for s in data["stages"] if isinstance(s.get("eval"), dict)] + list(data["evals"].values())
+    env_lists = [s.get("envs") or [] for s in data["stages"]] + [e.get("envs") or [] for e in evals]
+    for envs in env_lists:
+        for env in envs:
             for key, value in env["options"].items():
                 if key.endswith("path") and isinstance(value, str):
                     env["options"][key] = str(Path(value).resolve())
@@ -101,6 +103,8 @@ def run_cascade(
     """Run the selected stages in order; ``--from`` reruns that stage and what follows it."""
     cfg = absolutize(cfg)
     selected = _select(cfg, start, until)
+    if not fresh:  # before anything is written: a changed finished stage stops the run here
+        check_finished_stages(cfg, Manifest(Path(cfg.run_dir)), selected[0] if start else None)
     manifest = prepare_run_dir(cfg, fresh)
     manifest.set_order([s.name for s in cfg.stages])
     start_ray(cfg.ray)
@@ -109,27 +113,96 @@ def run_cascade(
         if stage.name not in selected:
             init = manifest.stage(stage.name).get("checkpoint", init)
             continue
-        if start is not None and manifest.stage(stage.name).get("status") != "pending":
+        status = manifest.stage(stage.name).get("status")
+        if status == "stale" or (start is not None and status != "pending"):
             reset_stage(cfg, manifest, stage.name)
         if manifest.is_done(stage.name):
             notify(f"[{i}/{len(cfg.stages)}] {stage.name}: done already, skipped")
+            evaluate_stage(cfg, manifest, stage, manifest.stage(stage.name).get("init_checkpoint"), notify)
             init = manifest.stage(stage.name)["checkpoint"]
             continue
         notify(f"[{i}/{len(cfg.stages)}] {stage.name} ({stage.kind}) starting")
-        init = run_one(cfg, manifest, stage, init)
+        init = run_one(cfg, manifest, stage, init, notify)
+    if cfg.eval_matrix:
+        from cascade.eval_matrix import cascade_matrix
+
+        cascade_matrix(cfg, manifest, notify)
     return manifest
 
 
-def run_one(cfg: CascadeConfig, manifest: Manifest, stage: StageConfig, init: str | None) -> str:
-    """Run a stage under the manifest's bookkeeping; returns its final checkpoint."""
+def check_finished_stages(cfg: CascadeConfig, manifest: Manifest, rerun_from: str | None) -> None:
+    """ConfigError naming the first finished stage whose config or starting checkpoint changed.
+
+    Stages from ``rerun_from`` on are retrained anyway, so only the ones before it are checked.
+    """
+    from cascade.fingerprint import changed_keys, training_inputs
+    from cascade.stage_eval import checkpoint_fingerprint
+
+    init: str | None = None
+    for stage in cfg.stages:
+        if stage.name == rerun_from:
+            return
+        entry = manifest.stage(stage.name)
+        if entry.get("status") != "done":
+            return  # this one and the rest run anyway (stale or pending stages are retrained)
+        how = f"rerun with `--from {stage.name}` to retrain it and every stage after it"
+        if "inputs" in entry and entry["inputs"] != training_inputs(cfg, stage):
+            keys = changed_keys(entry["inputs"], training_inputs(cfg, stage))
+            raise ConfigError(f"stage {stage.name} was trained with another config (changed: {', '.join(keys)}); {how}")
+        if "init_fingerprint" in entry and entry["init_fingerprint"] != checkpoint_fingerprint(cfg, init):
+            raise ConfigError(f"stage {stage.name} was trained from another checkpoint than {init or 'the policy'} "
+                              f"holds now (it was retrained since); {how}")
+        init = entry["checkpoint"]
+
+
+def mark_later_stale(cfg: CascadeConfig, manifest: Manifest, name: str) -> list[str]:
+    """Retraining ``name`` invalidates every finished stage after it: they become ``stale``."""
+    names = [s.name for s in cfg.stages]
+    later = [n for n in names[names.index(name) + 1 :] if manifest.stage(n).get("status") == "done"]
+    for n in later:
+        manifest.update(n, "stale", stale_because=f"{name} was retrained")
+    return later
+
+
+def evaluate_stage(cfg: CascadeConfig, manifest: Manifest, stage: StageConfig, init: str | None, notify: Notify) -> None:
+    """Score a finished stage's input and output on its eval (cached), into its manifest ``eval``."""
+    from cascade.eval_matrix import all_plans, before_after, run_evals
+
+    plans = all_plans(cfg)
+    entry = manifest.stage(stage.name)
+    if stage.name not in plans or entry.get("status") != "done":
+        return
+    before = run_evals(cfg, init, list(plans.values()))[stage.name]
+    after = run_evals(cfg, entry["checkpoint"], list(plans.values()))[stage.name]  # the next stage's "before" too
+    result = before_after(before, after)
+    if entry.get("eval") == result:
+        return  # a rerun over a finished stage: nothing new to record
+    manifest.update(stage.name, "done", eval=result)
+    notify(f"  eval {stage.name}: " + ", ".join(f"{m} {result['before'][m]:.3f} -> {v:.3f}" for m, v in result["after"].items()))
+
+
+def run_one(cfg: CascadeConfig, manifest: Manifest, stage: StageConfig, init: str | None, notify: Notify = print) -> str:
+    """Run a stage under the manifest's bookkeeping, then score it on its eval; returns its final checkpoint."""
+    from cascade.eval_matrix import all_plans, run_evals
+    from cascade.fingerprint import training_inputs
+    from cascade.stage_eval import checkpoint_fingerprint
+
+    plans = all_plans(cfg)
+    if stage.name in plans:  # the incoming policy on every eval, before anything trains (cached after stage 1)
+        run_evals(cfg, init, list(plans.values()))
+    stale = mark_later_stale(cfg, manifest, stage.name)
+    if stale:
+        notify(f"  {', '.join(stale)}: stale now (trained on {stage.name}'s old output); the next `cascade run` retrains them")
     started = time.time()
-    manifest.update(stage.name, "running", kind=stage.kind, init_checkpoint=init, started_at=started)
+    manifest.update(stage.name, "running", kind=stage.kind, init_checkpoint=init, started_at=started,
+                    inputs=training_inputs(cfg, stage), init_fingerprint=checkpoint_fingerprint(cfg, init))
     try:
         summary = run_stage_remote(cfg, stage, init)
     except BaseException as exc:
         manifest.update(stage.name, "failed", error=f"{type(exc).__name__}: {exc}"[:2000])
         raise
     manifest.update(stage.name, "done", finished_at=time.time(), **summary)
+    evaluate_stage(cfg, manifest, stage, init, notify)
     return summary["checkpoint"]
 
 

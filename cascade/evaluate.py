@@ -19,8 +19,9 @@ import yaml
 
 from cascade.rsa import GenerateFn, RSAConfig, TailFn, run_rsa_many
 from envs import Task, get_env
+from envs.shipped import config_file
 
-SUITES_PATH = Path(__file__).resolve().parents[1] / "configs" / "eval_suites.yaml"
+SUITES_PATH = config_file("eval_suites.yaml")
 _DATA_SUFFIXES = (".jsonl", ".json", ".parquet", ".csv")
 DRAWS_PER_TASK = 10
 
@@ -69,18 +70,26 @@ def _heldout(source: str | None, difficulties: list[int]) -> list[EvalEnv] | Non
 
 def load_suite(name: str, path: str | Path | None = None) -> Suite:
     """Suite ``name`` from the suites YAML, with the file's defaults filled in."""
-    data = yaml.safe_load(Path(path or SUITES_PATH).read_text()) or {}
+    path = Path(path or SUITES_PATH)
+    data = yaml.safe_load(path.read_text()) or {}
     suites = data.get("suites") or {}
     if name not in suites:
         raise KeyError(f"unknown suite {name!r} (known: {', '.join(sorted(suites))})")
     spec = {**(data.get("defaults") or {}), **suites[name]}
     envs = _heldout(spec.pop("heldout_source", None), spec.pop("difficulties", [0]))
-    envs = envs or [EvalEnv(e["id"], e.get("options") or {}, int(e.get("difficulty", 0))) for e in spec.pop("envs", [])]
+    envs = envs or [EvalEnv(e["id"], _relative_to(path.parent, e.get("options") or {}), int(e.get("difficulty", 0)))
+                    for e in spec.pop("envs", [])]
     spec.pop("envs", None)
     if not envs:
         raise ValueError(f"suite {name!r} lists no environments")
     rsa = RSAConfig(**(spec.pop("rsa", None) or {}))
     return Suite(name=name, envs=envs, rsa=rsa, **spec)
+
+
+def _relative_to(base: Path, options: dict[str, Any]) -> dict[str, Any]:
+    """Relative ``*path`` options of a suites file are relative to that file, as in cascade configs."""
+    return {k: str((base / v).resolve()) if k.endswith("path") and isinstance(v, str) and not Path(v).is_absolute()
+            else v for k, v in options.items()}
 
 
 def suite_names(path: str | Path | None = None) -> list[str]:

@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 from typing import Any, Literal
 
-Status = Literal["pending", "running", "done", "failed"]
+Status = Literal["pending", "running", "done", "failed", "stale"]  # stale: an earlier stage was retrained since
 
 
 def write_json_atomic(path: Path, data: Any) -> None:
@@ -51,5 +51,9 @@ class Manifest:
         write_json_atomic(self.path, self.data)
 
     def set_order(self, names: list[str]) -> None:
-        self.data["order"] = names
+        self.set("order", names)
+
+    def set(self, key: str, value: Any) -> None:
+        """A run-level entry (the stage order, the eval matrix), persisted at once."""
+        self.data[key] = value
         write_json_atomic(self.path, self.data)

@@ -126,8 +126,11 @@ def make_tail_fn(tokenizer: Any) -> TailFn:
     return tail
 
 
-def make_generate_fn(model: Any, tokenizer: Any, seed: int = 0, batch_size: int = 16) -> GenerateFn:
+def make_generate_fn(model: Any, tokenizer: Any, seed: int = 0, batch_size: int = 16,
+                     temperature: float | None = None) -> GenerateFn:
     """Sampling with the policy's chat template and generation config (seeded once).
+
+    ``temperature`` overrides the generation config's; 0 is greedy decoding.
 
     Prompts are padded on the left: a decoder continues from the last position, so right
     padding would make it generate after pad tokens for every shorter prompt in a batch.
@@ -137,6 +140,11 @@ def make_generate_fn(model: Any, tokenizer: Any, seed: int = 0, batch_size: int 
     from cascade.task_stream import as_chat
 
     torch.manual_seed(seed)
+    sampling: dict[str, Any] = {"do_sample": True}
+    if temperature == 0:
+        sampling = {"do_sample": False, "temperature": None, "top_p": None, "top_k": None}
+    elif temperature is not None:
+        sampling["temperature"] = temperature
 
     @torch.no_grad()
     def generate(prompts: list[Prompt], max_new_tokens: int) -> list[str]:
@@ -148,7 +156,7 @@ def make_generate_fn(model: Any, tokenizer: Any, seed: int = 0, batch_size: int 
                 texts = [tokenizer.apply_chat_template(as_chat(p), tokenize=False, add_generation_prompt=True)
                          for p in prompts[start : start + batch_size]]
                 enc = tokenizer(texts, return_tensors="pt", padding=True, add_special_tokens=False).to(model.device)
-                gen = model.generate(**enc, do_sample=True, max_new_tokens=max_new_tokens, pad_token_id=tokenizer.pad_token_id)
+                gen = model.generate(**enc, **sampling, max_new_tokens=max_new_tokens, pad_token_id=tokenizer.pad_token_id)
                 out += tokenizer.batch_decode(gen[:, enc["input_ids"].shape[1] :], skip_special_tokens=True)
             return out
         finally:

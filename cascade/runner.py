@@ -21,6 +21,7 @@ from cascade.curricula import build_curriculum
 from cascade.filtering import filter_by_pass_rate
 from cascade.policy import load_policy, save_policy
 from cascade.rewards import build_rewards
+from cascade.stage_eval import training_split
 from cascade.task_stream import TaskStream, as_chat, expand_env_specs
 from cascade.trainer_config import build_trainer_args
 from stages import StageKind, get_stage_kind
@@ -94,7 +95,7 @@ def run_stage(cfg: CascadeConfig, stage_name: str, init_checkpoint: str | None) 
     specs = env_specs(kind, stage)
     generator = _generator_pool(cfg, specs)
     curriculum = build_curriculum(stage, kind, [s.id for s in specs])
-    stream = TaskStream(specs, seed=cfg.seed, curriculum=curriculum, generator=generator)
+    stream = TaskStream(specs, seed=cfg.seed, curriculum=curriculum, generator=generator, heldout=training_split(cfg))
     resume = get_last_checkpoint(str(path / "checkpoints")) if (path / "checkpoints").is_dir() else None
     extra: dict[str, Any] = {}
     pool = None

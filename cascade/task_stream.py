@@ -21,6 +21,7 @@ from verifiers import Verdict
 
 log = logging.getLogger(__name__)
 MAX_SAMPLE_TRIES = 20
+MAX_HELDOUT_REJECTS = 1000  # consecutive held-out draws before the stream gives up
 
 
 class Curriculum(Protocol):
@@ -63,6 +64,7 @@ class TaskStream:
         seed: int = 0,
         curriculum: Curriculum | None = None,
         generator: Any | None = None,
+        heldout: Any | None = None,
     ) -> None:
         if not env_specs:
             raise ValueError("a task stream needs at least one environment")
@@ -74,6 +76,8 @@ class TaskStream:
         self.drawn = 0
         self.failures: Counter[str] = Counter()
         self.fixed: list[Task] | None = None
+        self.heldout = heldout  # an envs.heldout.HeldOutSplit: its tasks are for evaluation only
+        self.heldout_rejected = 0
 
     def restrict_to(self, tasks: list[Task]) -> None:
         """From now on, cycle over ``tasks`` (a filtered set) in a seeded order instead of sampling."""
@@ -92,10 +96,20 @@ class TaskStream:
         return env_id, self.specs[env_id].difficulty, rng.randrange(2**31)
 
     def next_task(self) -> Task:
-        """The next task; environments that fail are skipped and counted, never fatal."""
+        """The next training task: never one of the held-out split (those are redrawn)."""
         if self.fixed is not None:
             self.drawn += 1
             return self.fixed[(self.drawn - 1) % len(self.fixed)]
+        for _ in range(MAX_HELDOUT_REJECTS):
+            task = self._draw()
+            if self.heldout is None or not self.heldout.is_heldout(task):
+                return task
+            self.heldout_rejected += 1
+        raise RuntimeError(f"{MAX_HELDOUT_REJECTS} draws in a row were held out for evaluation: the environments "
+                           "have almost no training tasks outside the held-out split")
+
+    def _draw(self) -> Task:
+        """The next task; environments that fail are skipped and counted, never fatal."""
         for _ in range(MAX_SAMPLE_TRIES):
             rng = random.Random(f"{self.seed}:{self.drawn}")
             self.drawn += 1
@@ -137,6 +151,8 @@ class TaskStream:
 
     def metrics(self) -> dict[str, float]:
         out: dict[str, float] = {"tasks/drawn": float(self.drawn), "tasks/failures": float(sum(self.failures.values()))}
+        if self.heldout is not None:
+            out["tasks/heldout_rejected"] = float(self.heldout_rejected)
         if self.curriculum is not None:
             out.update(self.curriculum.metrics())
         if self.generator is not None:
@@ -147,12 +163,14 @@ class TaskStream:
     def state_dict(self) -> dict[str, Any]:
         return {
             "drawn": self.drawn,
+            "heldout_rejected": self.heldout_rejected,
             "failures": dict(self.failures),
             "curriculum": self.curriculum.state_dict() if self.curriculum is not None else None,
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.drawn = int(state.get("drawn", 0))
+        self.heldout_rejected = int(state.get("heldout_rejected", 0))
         self.failures = Counter(state.get("failures", {}))
         if self.curriculum is not None and state.get("curriculum") is not None:
             self.curriculum.load_state_dict(state["curriculum"])

@@ -32,12 +32,13 @@ from typing import Any
 
 import yaml
 
+from envs.heldout import heldout_key
+from envs.shipped import config_file, data_file
 from envs.base import Environment, get_env, register_env
 from envs.task import Task
 
-REPO = Path(__file__).resolve().parents[1]
-TEMPLATE_PATH = REPO / "configs" / "rsa_prompt.yaml"
-DEFAULT_ROLLOUTS = REPO / "data" / "rsa" / "rollouts_sample.jsonl"
+TEMPLATE_PATH = config_file("rsa_prompt.yaml")
+DEFAULT_ROLLOUTS = data_file("rsa", "rollouts_sample.jsonl")
 _PLACEHOLDER = re.compile(r"\{(problem|candidates)\}")
 
 
@@ -165,7 +166,7 @@ class RSAAggregateEnv(Environment):
         tails = [rollouts[i][-self.tail_chars:] if self.tail_chars else rollouts[i] for i in picks]
         text = build_aggregation_prompt(base.prompt_text(), tails, self.template)
         meta = {"base_env": base.env_id, "base_seed": base.seed, "base_difficulty": base.difficulty, "candidates": picks,
-                "candidates_correct": [correct[i] for i in picks]}
+                "candidates_correct": [correct[i] for i in picks], "heldout_key": heldout_key(base)}
         return Task(prompt=with_user_text(base.prompt, text), verifier=base.verifier, payload=base.payload,
                     env_id=self.env_id, difficulty=0, seed=seed, reference=base.reference, meta=meta)
 

@@ -21,6 +21,7 @@ class StageKind:
     rewards: list[dict[str, Any]] = field(default_factory=lambda: [{"name": "task"}])
     curriculum: dict[str, Any] = field(default_factory=lambda: {"kind": "fixed"})
     trainer_defaults: dict[str, Any] = field(default_factory=dict)
+    eval: dict[str, Any] | None = None  # default EvalSpec (cascade/eval_config.py); None: not evaluated
 
 
 STAGE_KINDS: dict[str, StageKind] = {}

@@ -16,5 +16,6 @@ KIND = register_stage(
         description="chat and instruction following: reward model gated by constraint checkers (report stage 4)",
         envs=[{"id": "if/simple", "weight": 0.6}, {"id": "if/hard", "weight": 0.4}],
         trainer_defaults={"loss_type": "grpo", "scale_rewards": "group", "beta": 0.0, "learning_rate": 2e-6},
+        eval={"train_envs": True, "n_tasks": 32, "max_new_tokens": 2048},
     )
 )

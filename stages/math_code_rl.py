@@ -6,6 +6,7 @@ The shipped RSA candidates are a small sample; for on-policy candidates write a 
 ``cascade rsa-rollouts <checkpoint>`` and set ``options.rollouts_path`` in the stage's envs.
 """
 
+from envs.shipped import data_file
 from stages import VERIFIABLE_RL_DEFAULTS, StageKind, register_stage
 
 AUX_CODE = ["code/predict_output", "code/predict_input", "code/spec_to_code", "code/break_solution"]
@@ -16,11 +17,12 @@ KIND = register_stage(
         trainer="grpo",
         description="math (answer equivalence) + code (sandboxed tests) + aux code + RSA prompts (report stage 3)",
         envs=[
-            {"id": "data/math", "weight": 0.338, "options": {"path": "data/math/competition_sample.jsonl"}},
+            {"id": "data/math", "weight": 0.338, "options": {"path": str(data_file("math", "competition_sample.jsonl"))}},
             {"id": "code/problems", "weight": 0.203},
             *({"id": env_id, "weight": 0.334 / len(AUX_CODE)} for env_id in AUX_CODE),
             {"id": "rsa/aggregate", "weight": 0.125},
         ],
         trainer_defaults={**VERIFIABLE_RL_DEFAULTS, "length_bonus_c": 1.0, "learning_rate": 5e-6},
+        eval={"train_envs": True, "n_tasks": 16, "max_new_tokens": 4096},
     )
 )

@@ -6,6 +6,7 @@ The length bonus ramps over the cascade (report: "small" here, 1.0 in stage 3); 
 per-stage c values are our choice, as the report gives only the end point.
 """
 
+from envs.shipped import data_file
 from stages import VERIFIABLE_RL_DEFAULTS, StageKind, register_stage
 
 KIND = register_stage(
@@ -15,9 +16,10 @@ KIND = register_stage(
         description="math + reasoning-gym puzzles, pass-rate filtered (report stage 1)",
         envs=[
             {"id": "rg/basic_arithmetic", "weight": 0.54},
-            {"id": "data/math", "weight": 0.31, "options": {"path": "data/math/competition_sample.jsonl"}},
+            {"id": "data/math", "weight": 0.31, "options": {"path": str(data_file("math", "competition_sample.jsonl"))}},
             {"id": "rg/propositional_logic", "weight": 0.15},
         ],
         trainer_defaults={**VERIFIABLE_RL_DEFAULTS, "length_bonus_c": 0.25, "learning_rate": 5e-6},
+        eval={"train_envs": True, "n_tasks": 32, "max_new_tokens": 2048},
     )
 )

@@ -10,5 +10,6 @@ KIND = register_stage(
         envs=[{"id": "rlve/Multiplication"}, {"id": "rlve/Division"}],
         curriculum={"kind": "zaya"},
         trainer_defaults={**VERIFIABLE_RL_DEFAULTS, "length_bonus_c": 0.5, "learning_rate": 5e-6},
+        eval={"train_envs": True, "difficulties": [0, 3], "n_tasks": 16, "max_new_tokens": 2048},
     )
 )

@@ -75,11 +75,13 @@ def test_rerun_redoes_nothing(tiny_run):
     root, run_dir, _ = tiny_run
     before = manifest(run_dir)["stages"]
     mtimes = {n: Path(before[n]["checkpoint"], "model.safetensors").stat().st_mtime for n in STAGES}
+    evals_mtime = (run_dir / "evals.json").stat().st_mtime_ns
     proc = cascade("run", str(root / "configs" / "tiny.yaml"), "--set", f"run_dir={run_dir}")
     assert proc.returncode == 0, proc.stderr[-4000:]
     assert proc.stderr.count("done already, skipped") == len(STAGES)
     after = manifest(run_dir)["stages"]
     assert after == before
+    assert (run_dir / "evals.json").stat().st_mtime_ns == evals_mtime  # every eval came from the cache
     assert mtimes == {n: Path(after[n]["checkpoint"], "model.safetensors").stat().st_mtime for n in STAGES}
 
 
@@ -124,3 +126,21 @@ def test_rlve_difficulty_moves_in_the_tiny_cascade(tiny_run):
     assert any(d != 3 for d in difficulties.values()), difficulties  # configs/tiny.yaml starts every env at 3
     saved = json.loads((run_dir / "rlve_curriculum" / "task_stream.json").read_text())
     assert saved["curriculum"] is not None
+
+
+def test_every_rl_stage_is_scored_before_and_after_and_the_matrix_is_full(tiny_run):
+    root, run_dir, _ = tiny_run
+    data = manifest(run_dir)
+    for name in STAGES[1:]:
+        ev = data["stages"][name]["eval"]
+        assert 0.0 <= ev["before"]["pass@1"] <= 1.0 and 0.0 <= ev["after"]["pass@1"] <= 1.0
+        assert ev["delta"]["pass@1"] == pytest.approx(ev["after"]["pass@1"] - ev["before"]["pass@1"])
+        assert ev["envs"], name  # per-environment rows of the held-out tasks
+    matrix = data["eval_matrix"]
+    assert matrix["checkpoints"] == ["initial", *STAGES] and matrix["suites"] == STAGES[1:]
+    for before, name in zip(STAGES, STAGES[1:]):  # diagonal = the stage's "after", the row above = its "before"
+        assert matrix["values"][name][name] == data["stages"][name]["eval"]["after"]["pass@1"]
+        assert matrix["values"][name][before] == data["stages"][name]["eval"]["before"]["pass@1"]
+    proc = cascade("eval-matrix", str(run_dir), "--json")  # on demand: every cell from the cache
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    assert json.loads(proc.stdout) == matrix

@@ -22,8 +22,9 @@ from pathlib import Path
 from typing import Any
 
 from envs.code.compressed import decode_compressed
+from envs.shipped import data_file
 
-SHIPPED = Path(__file__).resolve().parents[2] / "data" / "code" / "problems.jsonl"
+SHIPPED = data_file("code", "problems.jsonl")
 
 PRESETS: dict[str, dict[str, Any]] = {
     "apps": {"call_outputs": "wrapped"},  # otherwise our canonical names are APPS/TACO's

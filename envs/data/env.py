@@ -5,11 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from envs.shipped import data_file
 from envs.base import Environment, register_env
 from envs.data.rows import load_rows
 from envs.task import Task
 
-DATA_DIR = Path(__file__).resolve().parents[2] / "data" / "math"
+DATA_DIR = data_file("math")
 ANSWER_INSTRUCTION = "Put your final answer in \\boxed{}."
 DEFAULT_TEMPLATE = "{prompt}\n\n" + ANSWER_INSTRUCTION
 
@@ -104,10 +105,10 @@ class DatasetEnvironment(Environment):
 
 
 def _origin(path: str | Path) -> str:
-    """A repo-relative path for shipped files, so stored Tasks do not name this machine."""
+    """``data/...`` for shipped files, so stored Tasks do not name this machine."""
     p = Path(path).resolve()
     try:
-        return str(p.relative_to(DATA_DIR.parents[1]))
+        return str(Path("data") / p.relative_to(DATA_DIR.parent))
     except ValueError:
         return str(path)
 

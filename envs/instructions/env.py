@@ -13,13 +13,14 @@ import random
 from pathlib import Path
 from typing import Any
 
+from envs.shipped import data_file
 from envs.base import Environment, register_env
 from envs.instructions.catalogue_ifbench import IFBENCH_SPECS
 from envs.instructions.catalogue_ifeval import IFEVAL_SPECS
 from envs.instructions.spec import ConstraintSpec
 from envs.task import Task
 
-SHIPPED_PROMPTS = Path(__file__).resolve().parents[2] / "data" / "chat_prompts.jsonl"
+SHIPPED_PROMPTS = data_file("chat_prompts.jsonl")
 CATALOGUE: dict[str, ConstraintSpec] = {s.instruction_id: s for s in (*IFEVAL_SPECS, *IFBENCH_SPECS)}
 EASY_IDS: tuple[str, ...] = tuple(s.instruction_id for s in IFEVAL_SPECS if s.easy)
 POOLS: dict[str, tuple[str, ...]] = {

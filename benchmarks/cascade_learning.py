@@ -1,0 +1,106 @@
+"""Does every stage of the cascade learn? Runs a cascade config for several seeds; prints JSON.
+
+Each seed is a full ``cascade run`` (the driver, the stages, their held-out evals), so the
+numbers are the manifest's own: per RL stage its eval's pass@1 before and after it trained,
+the stage x eval matrix of seed 0, and the largest drop of any stage's own metric at a later
+checkpoint (forgetting). Target (issue 17): every RL stage's delta >= +0.05 for every seed,
+max forgetting <= 0.05, all seeds in under 15 minutes on 2 cores.
+
+    python benchmarks/cascade_learning.py [--config configs/tiny-learn.yaml] [--seeds 0 1 2] [--set k=v]...
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import math
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+T_975 = {1: 12.706, 2: 4.303, 3: 3.182, 4: 2.776, 5: 2.571, 6: 2.447, 7: 2.365, 8: 2.306, 9: 2.262}
+TARGET_DELTA, TARGET_FORGETTING = 0.05, 0.05
+
+
+def ci95(values: list[float]) -> list[float]:
+    """Student-t 95% interval of the mean (a point when there is one value)."""
+    mean = statistics.fmean(values)
+    if len(values) < 2:
+        return [mean, mean]
+    half = T_975.get(len(values) - 1, 1.96) * statistics.stdev(values) / math.sqrt(len(values))
+    return [round(mean - half, 4), round(mean + half, 4)]
+
+
+def smoke_overrides(config: Path) -> list[str]:
+    """A few steps per stage and tiny evals: the script's plumbing, not its claim (tests use this)."""
+    import yaml
+
+    data = yaml.safe_load(config.read_text())
+    out = ["trainer.max_steps=2"]
+    for stage in data["stages"]:
+        out += [f"stages.{stage['name']}.trainer.max_steps=2", f"stages.{stage['name']}.num_tasks=32"]
+    for name in data.get("evals") or {}:
+        out += [f"evals.{name}.n_tasks=2", f"evals.{name}.max_new_tokens=4"]
+    return out
+
+
+def run_seed(config: Path, seed: int, run_dir: Path, overrides: list[str]) -> dict[str, Any]:
+    from cascade.config import load_config
+    from cascade.driver import run_cascade
+
+    cfg = load_config(config, [*overrides, f"seed={seed}", f"run_dir={run_dir}"])
+    started = time.monotonic()
+    manifest = run_cascade(cfg, notify=lambda line: print(line, file=sys.stderr))
+    return {"manifest": manifest.data, "wall_s": round(time.monotonic() - started, 1)}
+
+
+def summarize(runs: list[dict[str, Any]], seeds: list[int]) -> dict[str, Any]:
+    from cascade.eval_matrix import max_forgetting
+
+    stages: dict[str, Any] = {}
+    for name in runs[0]["manifest"]["order"]:
+        evals = [r["manifest"]["stages"][name].get("eval") for r in runs]
+        if any(e is None for e in evals):
+            continue
+        deltas = [round(e["delta"]["pass@1"], 4) for e in evals]
+        stages[name] = {
+            "before": [e["before"]["pass@1"] for e in evals], "after": [e["after"]["pass@1"] for e in evals],
+            "deltas": deltas, "ci95": ci95(deltas), "every_seed_meets_target": all(d >= TARGET_DELTA for d in deltas),
+        }
+    forgetting = [round(max_forgetting(r["manifest"]["eval_matrix"]), 4) for r in runs]
+    return {
+        "seeds": seeds,
+        "stages": stages,
+        "matrix": runs[0]["manifest"]["eval_matrix"],
+        "max_forgetting": max(forgetting),
+        "max_forgetting_per_seed": forgetting,
+        "wall_s": round(sum(r["wall_s"] for r in runs), 1),
+        "wall_s_per_seed": [r["wall_s"] for r in runs],
+        "targets": {"delta": TARGET_DELTA, "max_forgetting": TARGET_FORGETTING, "wall_s": 900},
+        "meets_targets": all(s["every_seed_meets_target"] for s in stages.values()) and max(forgetting) <= TARGET_FORGETTING,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--config", type=Path, default=ROOT / "configs" / "tiny-learn.yaml")
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--set", dest="overrides", action="append", default=[], help="key.path=value, as in the CLI")
+    parser.add_argument("--run-root", type=Path, default=None, help="keep the runs here (default: a temp dir)")
+    parser.add_argument("--smoke", action="store_true", help="2 steps per stage, 2 eval tasks: plumbing only")
+    opts = parser.parse_args()
+    overrides = (smoke_overrides(opts.config) if opts.smoke else []) + opts.overrides
+    with tempfile.TemporaryDirectory() as tmp:
+        root = opts.run_root or Path(tmp)
+        with contextlib.redirect_stdout(sys.stderr):  # trainers print their logs; stdout stays pure JSON
+            runs = [run_seed(opts.config, seed, root / f"seed{seed}", overrides) for seed in opts.seeds]
+    print(json.dumps({"config": str(opts.config), **summarize(runs, opts.seeds)}, indent=1))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""Shipped cascade configs (package data ``zaya_cascade.configs``; see envs/shipped.py)."""
