@@ -35,20 +35,36 @@ def test_report_draws_every_logged_family(tmp_path):
     run = fake_run(tmp_path)
     report = write_report(run)
     text = report.read_text()
-    for stem in ("reward", "difficulty", "reasons", "length", "router"):
+    for stem in ("training", "difficulty", "reasons", "length", "router_loads", "router_layers"):
         png = run / "plots" / f"{stem}.png"
         assert png.is_file() and png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", stem
         assert f"plots/{stem}.png" in text
-    assert "| rl | done | 3 | reward | 0.100 | 0.600 | 2.000 |" in text
+    assert "| rl | done | 3 | reward | 0.100 | 0.600 | 2.000 | - | - |" in text
 
 
 def test_report_says_when_a_family_is_absent(tmp_path):
     run = fake_run(tmp_path)
     (run / "rl" / "metrics.jsonl").write_text(json.dumps({"step": 1, "reward": 0.5}))
     text = write_report(run).read_text()
-    assert "no stage logged these metrics" in text and not (run / "plots" / "router.png").exists()
+    assert "no stage logged these metrics" in text and not (run / "plots" / "router_loads.png").exists()
 
 
 def test_report_cli_rejects_a_directory_without_a_manifest(tmp_path):
     proc = subprocess.run([sys.executable, "-m", "cascade.cli", "report", str(tmp_path)], capture_output=True, text=True)
     assert proc.returncode == 2 and "no manifest.json" in proc.stderr
+
+
+def test_report_notes_flag_a_stage_that_learned_nothing(tmp_path):
+    run = fake_run(tmp_path)
+    (run / "rl" / "metrics.jsonl").write_text(
+        "\n".join(json.dumps({"step": s, "reward": 0.0, "grad_norm": 0.0, "dynamic_sampling/dropped_frac": 1.0}) for s in (1, 2))
+    )
+    row = next(line for line in write_report(run).read_text().splitlines() if line.startswith("| rl |"))
+    assert "dynamic_sampling/dropped_frac: mean 1.00" in row and "grad_norm: 0 on 2/2" in row and "reward: 0 on every" in row
+
+
+def test_report_shows_a_stage_eval_change(tmp_path):
+    run = fake_run(tmp_path)
+    manifest = Manifest(run)
+    manifest.update("rl", "done", eval={"suite": "math", "before": {"pass@1": 0.2}, "after": {"pass@1": 0.35}, "delta": {"pass@1": 0.15}})
+    assert "math: pass@1 0.200 -> 0.350 (+0.150)" in write_report(run).read_text()
