@@ -16,6 +16,7 @@ from typing import Any
 
 from cascade.config import CascadeConfig, ConfigError, RaySettings, StageConfig, dump_config
 from cascade.manifest import Manifest
+from cascade.progress import StageProgress, watch_stage
 
 Notify = Callable[[str], None]
 
@@ -97,6 +98,7 @@ def run_cascade(
     until: str | None = None,
     fresh: bool = False,
     notify: Notify = print,
+    progress: StageProgress | None = None,
 ) -> Manifest:
     """Run the selected stages in order; ``--from`` reruns that stage and what follows it."""
     cfg = absolutize(cfg)
@@ -116,16 +118,19 @@ def run_cascade(
             init = manifest.stage(stage.name)["checkpoint"]
             continue
         notify(f"[{i}/{len(cfg.stages)}] {stage.name} ({stage.kind}) starting")
-        init = run_one(cfg, manifest, stage, init)
+        init = run_one(cfg, manifest, stage, init, progress)
     return manifest
 
 
-def run_one(cfg: CascadeConfig, manifest: Manifest, stage: StageConfig, init: str | None) -> str:
-    """Run a stage under the manifest's bookkeeping; returns its final checkpoint."""
+def run_one(
+    cfg: CascadeConfig, manifest: Manifest, stage: StageConfig, init: str | None, progress: StageProgress | None = None
+) -> str:
+    """Run a stage under the manifest's bookkeeping (drawn live on ``progress``); returns its final checkpoint."""
     started = time.time()
     manifest.update(stage.name, "running", kind=stage.kind, init_checkpoint=init, started_at=started)
     try:
-        summary = run_stage_remote(cfg, stage, init)
+        with watch_stage(progress, cfg, stage):
+            summary = run_stage_remote(cfg, stage, init)
     except BaseException as exc:
         manifest.update(stage.name, "failed", error=f"{type(exc).__name__}: {exc}"[:2000])
         raise
