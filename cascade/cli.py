@@ -207,12 +207,17 @@ def verify(
 
 
 @app.command()
-def report(run_dir: Path) -> None:
-    """Write RUN_DIR/report.md with PNG plots of the run's metrics."""
+def report(
+    run_dir: Path,
+    html: Annotated[bool, typer.Option("--html", help="Also write RUN_DIR/report.html, one self-contained page")] = False,
+) -> None:
+    """Write RUN_DIR/report.md with PNG plots of the run's metrics (and report.html with --html)."""
     from cascade.report import write_report
 
     try:
-        print(write_report(run_dir))
+        print(write_report(run_dir, html=html))
+        if html:
+            print(Path(run_dir) / "report.html")
     except FileNotFoundError as exc:
         die(str(exc))
 
