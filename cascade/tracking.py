@@ -15,6 +15,7 @@ from typing import Any
 
 # Integrations the project documents; any other transformers integration is accepted as well.
 TRACKERS = ("tensorboard", "wandb", "trackio", "mlflow")
+ENV_KEYS = ("WANDB_PROJECT", "WANDB_RUN_GROUP", "WANDB_DIR", "MLFLOW_EXPERIMENT_NAME", "MLFLOW_TRACKING_URI", "TENSORBOARD_LOGGING_DIR")
 
 
 def tracking_defaults(run: str) -> dict[str, Any]:
@@ -53,9 +54,14 @@ def tracking_env(stage_path: Path, environ: dict[str, str] | None = None) -> dic
     return out
 
 
+# The user's own values, taken before any stage sets them: a Ray worker process that runs
+# a second stage must not mistake the first stage's values for the user's.
+_USER_ENV = {k: os.environ[k] for k in (*ENV_KEYS,) if k in os.environ}
+
+
 def configure_tracking(stage_path: Path) -> dict[str, Any]:
     """Set the trackers' environment in this (worker) process; returns the fixed trainer args."""
-    os.environ.update(tracking_env(stage_path))
+    os.environ.update(tracking_env(stage_path, dict(_USER_ENV)))
     return tracking_args(stage_path)
 
 

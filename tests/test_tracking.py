@@ -118,3 +118,15 @@ def test_a_stage_under_a_terminal_draws_progress_and_writes_tensorboard_events(t
     acc.Reload()
     assert "train/reward" in acc.Tags()["scalars"]
     assert [e.step for e in acc.Scalars("train/reward")] == [1, 2]
+
+
+def test_a_worker_that_runs_two_stages_gives_each_its_own_tensorboard_dir(tmp_path, monkeypatch):
+    from cascade.tracking import configure_tracking
+
+    for key in ("TENSORBOARD_LOGGING_DIR", "WANDB_RUN_GROUP"):
+        monkeypatch.setenv(key, os.environ.get(key, "x"))  # restored after the test
+        monkeypatch.delenv(key)
+    configure_tracking(tmp_path / "run" / "a")
+    assert os.environ["TENSORBOARD_LOGGING_DIR"] == str(tmp_path / "run" / "a" / "tb")
+    configure_tracking(tmp_path / "run" / "b")
+    assert os.environ["TENSORBOARD_LOGGING_DIR"] == str(tmp_path / "run" / "b" / "tb")
