@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
 from cascade.report.series import StageSeries
 
@@ -27,7 +28,8 @@ def smooth(ys: list[float], window: int) -> list[float]:
 
 
 def mark_stages(ax: Any, stages: list[StageSeries], label: bool = False) -> None:
-    """Stage boundaries as dotted lines; stage names along the top of the first axis."""
+    """Stage boundaries as dotted lines; stage names along the top of the first axis; whole steps."""
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     for s in stages:
         if s.length == 0:
             continue
@@ -45,7 +47,7 @@ def _line(ax: Any, xs: list[int], ys: list[float], label: str, color: Any) -> No
     window = max(1, len(ys) // 40)
     if window > 1:
         ax.plot(xs, ys, color=color, lw=0.5, alpha=0.3)
-    ax.plot(xs, smooth(ys, window), color=color, lw=1.4, label=label)
+    ax.plot(xs, smooth(ys, window), color=color, lw=1.4, label=label, marker="." if len(xs) <= 30 else None)
 
 
 def training_figure(stages: list[StageSeries]) -> Figure | None:

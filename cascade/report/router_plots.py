@@ -12,6 +12,7 @@ from typing import Any
 
 from matplotlib.colors import LogNorm
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
 from cascade.report.plots import mark_stages
 from cascade.report.series import StageSeries, is_number
@@ -59,7 +60,7 @@ def loads_figure(stages: list[StageSeries]) -> Figure | None:
     shown = [(s, recs) for s in stages if (recs := _router_records(s))]
     if not shown:
         return None
-    fig = Figure(figsize=(14, 1.2 + 0.16 * experts * len(shown) + 0.5 * len(shown)), layout="constrained")
+    fig = Figure(figsize=(14, max(3.2, 1.2 + 0.16 * experts * len(shown) + 0.5 * len(shown))), layout="constrained")
     axes = fig.subplots(len(shown), 2, squeeze=False, sharex=True, sharey=True)
     mats = [(s, load_matrix(recs[0], layers, experts), load_matrix(recs[-1], layers, experts), recs) for s, recs in shown]
     norm = LogNorm(vmin=1 / BALANCE_RANGE, vmax=BALANCE_RANGE)
@@ -68,10 +69,12 @@ def loads_figure(stages: list[StageSeries]) -> Figure | None:
         for ax, mat, when, rec in ((row[0], start, "start", recs[0]), (row[1], end, "end", recs[-1])):
             image = ax.imshow(mat, aspect="auto", origin="lower", cmap="RdBu_r", norm=norm, interpolation="nearest")
             ax.set_title(f"{s.name} {when} (step {rec.get('step', '?')})", fontsize=9)
+            ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+            ax.yaxis.set_major_locator(MaxNLocator(integer=True))
         row[0].set_ylabel("expert")
     for ax in axes[-1]:
         ax.set_xlabel("layer")
-    fig.colorbar(image, ax=axes, label="load / balanced load (log; 1 = even)", shrink=0.9)
+    fig.colorbar(image, ax=axes, label="load / even load (log)", shrink=0.9)
     fig.suptitle("Expert load per layer, relative to an even split of the non-skip tokens")
     return fig
 
@@ -99,7 +102,11 @@ def layers_figure(stages: list[StageSeries]) -> Figure | None:
     axes = fig.subplots(3, 1, sharex=True)
     for ax, metric, label, cmap in ((axes[0], "load_skip", "skip rate", "magma"), (axes[1], "entropy", "router entropy (nats)", "cividis")):
         grid, lo, hi = _layer_grid(stages, metric, layers)
-        image = ax.imshow(grid, aspect="auto", origin="lower", cmap=cmap, interpolation="nearest", extent=(lo, hi, -0.5, layers - 0.5))
+        # column i is global step lo + i + 1: centre it on that step, as the ratio line below is
+        floor = {"vmin": 0.0} if metric == "load_skip" else {}
+        image = ax.imshow(grid, aspect="auto", origin="lower", cmap=cmap, interpolation="nearest",
+                          extent=(lo + 0.5, hi + 0.5, -0.5, layers - 0.5), **floor)
+        ax.yaxis.set_major_locator(MaxNLocator(integer=True))
         fig.colorbar(image, ax=ax, label=label, pad=0.01)
         ax.set_ylabel("layer")
         ax.set_title(f"{label} per layer", fontsize=10, pad=16 if metric == "load_skip" else 6)
