@@ -85,8 +85,7 @@ def test_html_report_is_one_self_contained_page(tmp_path):
     manifest.data["eval_matrix"] = {"metric": "pass@1", "suites": ["math", "code"], "checkpoints": ["initial", "sft", "rl"],
                                     "values": {"math": {"initial": 0.1, "sft": 0.2, "rl": 0.4}, "code": {"initial": 0.0, "sft": None, "rl": 0.25}}}
     write_json_atomic(manifest.path, manifest.data)
-    proc = subprocess.run([sys.executable, "-m", "cascade.cli", "report", str(run), "--html"], capture_output=True, text=True)
-    assert proc.returncode == 0, proc.stderr
+    write_report(run, html=True)  # what `cascade report RUN_DIR --html` calls
     page = (run / "report.html").read_text()
     assert not re.search(r"""(src|href)=["'](?!data:)""", page), "no external files or URLs"
     images = re.findall(r'src="data:image/png;base64,([^"]+)"', page)
