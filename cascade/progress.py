@@ -85,9 +85,7 @@ class StageProgress:
         with self._lock:
             task = self.progress.add_task(label, total=max_steps, stats="") if self.live else None
             self._tasks[name] = (task, label, max_steps, time.monotonic())
-            self._printed[name] = 0
-        if not self.live:
-            self._print(f"{label}: started ({max_steps or '?'} steps)")
+            self._printed[name] = 0  # the driver's own "starting" line announces the stage
 
     def update(self, name: str, record: dict[str, Any]) -> None:
         """A metrics record of stage ``name``; records without a step (or the final summary) are skipped."""

@@ -58,7 +58,7 @@ def test_without_a_terminal_plain_lines_every_n_steps_and_no_ansi(tmp_path):
     text = run_display(tmp_path, terminal=False)
     assert not ANSI.search(text)
     lines = text.splitlines()
-    assert "[1/2] sft: started (5 steps)" in lines and "[2/2] rl: started (30 steps)" in lines
+    assert "[1/2] sft: step 5/5" in text
     steps = [l for l in lines if l.startswith("[2/2] rl: step")]
     assert [l.split()[3] for l in steps] == ["10/30", "20/30", "30/30"]
     assert "reward 1.000  acc 0.500  difficulty 32.000" in steps[-1]
