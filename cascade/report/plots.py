@@ -6,12 +6,13 @@ thread) or ``None`` when no stage logged the family.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
-from cascade.report.series import StageSeries
+from cascade.report.series import StageSeries, restrict
 
 MAX_ENV_LINES = 20
 
@@ -30,12 +31,13 @@ def smooth(ys: list[float], window: int) -> list[float]:
 def mark_stages(ax: Any, stages: list[StageSeries], label: bool = False) -> None:
     """Stage boundaries as dotted lines; stage names along the top of the first axis; whole steps."""
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    span = max((s.offset + s.length for s in stages), default=1) or 1
     for s in stages:
         if s.length == 0:
             continue
-        ax.axvline(s.offset, color="0.6", lw=0.6, ls=":")
-        if label:
-            ax.text(s.offset + s.length / 2, 1.02, s.name, transform=ax.get_xaxis_transform(), ha="center", va="bottom", fontsize=8)
+        ax.axvline(s.offset + 0.5, color="0.6", lw=0.6, ls=":")  # between its first step and the last one before
+        if label and s.length / span >= 0.05:  # a sliver of a stage would print its name over the next
+            ax.text(s.offset + 0.5 + s.length / 2, 1.02, s.name, transform=ax.get_xaxis_transform(), ha="center", va="bottom", fontsize=8)
 
 
 def _accuracy_keys(stages: list[StageSeries]) -> list[str]:
@@ -56,9 +58,11 @@ def training_figure(stages: list[StageSeries]) -> Figure | None:
               if any(k in s.keys for s in stages for k in keys)]
     if not panels:
         return None
-    fig = Figure(figsize=(13, 2.6 * len(panels) + 0.6), layout="constrained")
-    axes = fig.subplots(len(panels), 1, sharex=True, squeeze=False)[:, 0]
+    fig = Figure(figsize=(13, 2.9 * len(panels) + 0.6), layout="constrained")
+    axes = fig.subplots(len(panels), 1, squeeze=False)[:, 0]
+    everything = stages
     for ax, (name, keys) in zip(axes, panels):
+        stages = restrict(everything, lambda k: k in keys)  # each panel spans the stages that logged it
         for j, key in enumerate(keys):
             color = f"C{j % 10}"
             for s in stages:
@@ -68,8 +72,8 @@ def training_figure(stages: list[StageSeries]) -> Figure | None:
         ax.set_ylabel(name)
         if len(keys) > 1:
             ax.legend(fontsize=7, loc="upper left")
-        mark_stages(ax, stages, label=ax is axes[0])
-    axes[-1].set_xlabel("global step (stages end to end)")
+        mark_stages(ax, stages, label=True)
+    axes[-1].set_xlabel("step (the stages that logged the metric, end to end)")
     return fig
 
 
@@ -77,6 +81,7 @@ def length_figure(stages: list[StageSeries]) -> Figure | None:
     keys = [k for k in ("completions/mean_length", "completions/max_length") if any(k in s.keys for s in stages)]
     if not keys:
         return None
+    stages = restrict(stages, lambda k: k in keys)
     fig = Figure(figsize=(13, 3), layout="constrained")
     ax = fig.subplots()
     for j, key in enumerate(keys):
@@ -85,7 +90,7 @@ def length_figure(stages: list[StageSeries]) -> Figure | None:
             if xs:
                 _line(ax, xs, ys, key if s is next(t for t in stages if key in t.keys) else "_", f"C{j}")
     ax.set_ylabel("tokens")
-    ax.set_xlabel("global step")
+    ax.set_xlabel("step (stages end to end)")
     ax.legend(fontsize=7, loc="upper left")
     mark_stages(ax, stages, label=True)
     return fig
@@ -106,6 +111,7 @@ def reasons_figure(stages: list[StageSeries]) -> Figure | None:
     groups = _reason_keys(stages)
     if not groups:
         return None
+    stages = restrict(stages, lambda k: "/reason/" in k)
     fig = Figure(figsize=(13, 2.8 * len(groups) + 0.6), layout="constrained")
     axes = fig.subplots(len(groups), 1, sharex=True, squeeze=False)[:, 0]
     for ax, (group, keys) in zip(axes, groups.items()):
@@ -123,7 +129,7 @@ def reasons_figure(stages: list[StageSeries]) -> Figure | None:
         ax.set_ylabel(f"{group}: share")
         ax.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.0, 0.5))
         mark_stages(ax, stages, label=ax is axes[0])
-    axes[-1].set_xlabel("global step")
+    axes[-1].set_xlabel("step (stages end to end)")
     return fig
 
 
@@ -138,7 +144,7 @@ def difficulty_figure(stages: list[StageSeries]) -> Figure | None:
         return None
     fig = Figure(figsize=(13, 3.4 * len(shown)), layout="constrained")
     axes = fig.subplots(len(shown), 1, squeeze=False)[:, 0]
-    for ax, s in zip(axes, shown):
+    for ax, s in zip(axes, [replace(s, offset=0) for s in shown]):
         keys = _env_keys(s)
         last = s.records[-1] if s.records else {}
         keys.sort(key=lambda k: -float(last.get(k.replace("/difficulty", "/samples")) or 0.0))
@@ -154,6 +160,6 @@ def difficulty_figure(stages: list[StageSeries]) -> Figure | None:
             ax.plot(xs, ys, lw=1.1, color=f"C{i % 10}", ls="-" if i < 10 else "-.", label=key[len("curriculum/"):-len("/difficulty")])
         ax.set_title(f"{s.name}: difficulty per environment", fontsize=10)
         ax.set_ylabel("difficulty")
-        ax.set_xlabel("global step")
+        ax.set_xlabel("step")
         ax.legend(fontsize=6, loc="center left", bbox_to_anchor=(1.0, 0.5), ncol=1 + len(lines) // 12)
     return fig

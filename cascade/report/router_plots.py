@@ -15,7 +15,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
 from cascade.report.plots import mark_stages
-from cascade.report.series import StageSeries, is_number
+from cascade.report.series import StageSeries, is_number, restrict
 
 LOAD = re.compile(r"router/layer(\d+)/load_e(\d+)$")
 PER_LAYER = re.compile(r"router/layer(\d+)/(load_skip|entropy|max_min_load_ratio)$")
@@ -98,12 +98,14 @@ def layers_figure(stages: list[StageSeries]) -> Figure | None:
     layers, _ = shape(stages)
     if layers == 0:
         return None
+    stages = restrict(stages, lambda k: k.startswith("router/layer"))
     fig = Figure(figsize=(14, 9.5), layout="constrained")
     axes = fig.subplots(3, 1, sharex=True)
     for ax, metric, label, cmap in ((axes[0], "load_skip", "skip rate", "magma"), (axes[1], "entropy", "router entropy (nats)", "cividis")):
         grid, lo, hi = _layer_grid(stages, metric, layers)
         # column i is global step lo + i + 1: centre it on that step, as the ratio line below is
-        floor = {"vmin": 0.0} if metric == "load_skip" else {}
+        peak = max((v for row in grid for v in row if not math.isnan(v)), default=0.0)
+        floor = {"vmin": 0.0, "vmax": max(peak, 0.05)} if metric == "load_skip" else {}  # a share: from 0
         image = ax.imshow(grid, aspect="auto", origin="lower", cmap=cmap, interpolation="nearest",
                           extent=(lo + 0.5, hi + 0.5, -0.5, layers - 0.5), **floor)
         ax.yaxis.set_major_locator(MaxNLocator(integer=True))
@@ -120,7 +122,7 @@ def layers_figure(stages: list[StageSeries]) -> Figure | None:
     ax.plot([p[0] for p in pts], [p[2] for p in pts], lw=1, color="C0", label="median layer")
     ax.set_yscale("log")
     ax.set_ylabel("max/min expert load")
-    ax.set_xlabel("global step")
+    ax.set_xlabel("step (stages end to end)")
     ax.legend(fontsize=7, loc="upper left")
     ax.set_title("load imbalance (log scale; an unused expert counts as one token)", fontsize=10)
     mark_stages(ax, stages)

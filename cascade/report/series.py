@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -63,3 +64,14 @@ def load_run(run_dir: Path) -> tuple[dict[str, Any], list[StageSeries]]:
     manifest = json.loads(manifest_path.read_text())
     order = manifest.get("order", list(manifest.get("stages", {})))
     return manifest, lay_out([(name, read_metrics(run_dir / name / "metrics.jsonl")) for name in order])
+
+
+def restrict(stages: list[StageSeries], pick: Callable[[str], bool]) -> list[StageSeries]:
+    """Only the stages that logged a key ``pick`` accepts, laid end to end again: a 300-step SFT
+    stage must not squeeze four 2-step RL stages into a sliver of the reward axis."""
+    kept = [s for s in stages if any(pick(k) for k in s.keys)]
+    out, offset = [], 0
+    for s in kept:
+        out.append(replace(s, offset=offset))
+        offset += s.length
+    return out
