@@ -123,7 +123,7 @@ def layers_figure(stages: list[StageSeries]) -> Figure | None:
     ax.set_yscale("log")
     ax.set_ylabel("max/min expert load")
     ax.set_xlabel("step (stages end to end)")
-    ax.legend(fontsize=7, loc="upper left")
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0))  # outside: never over the lines
     ax.set_title("load imbalance (log scale; an unused expert counts as one token)", fontsize=10)
     mark_stages(ax, stages)
     return fig
