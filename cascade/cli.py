@@ -14,7 +14,19 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from cascade.progress import StageProgress
 from cascade.cli_app import OptionOpt, SetOpt, parse_env_options, app, console, die, envs_app
+
+VerboseOpt = Annotated[bool, typer.Option("--verbose", "-v", help="Also stream worker output (run_dir/<stage>/log.txt, Ray logs)")]
+EveryOpt = Annotated[int, typer.Option(help="Without a terminal, print a progress line every N steps")]
+
+
+def _verbose(cfg: Any, verbose: bool) -> Any:
+    """``--verbose`` turns Ray's log_to_driver on; otherwise the config's value stands."""
+    if verbose:
+        cfg.ray.log_to_driver = True
+    return cfg
+
 
 def _load(config: Path, overrides: list[str] | None) -> Any:
     from cascade.config import ConfigError, load_config
@@ -32,14 +44,17 @@ def run(
     from_: Annotated[str | None, typer.Option("--from", help="Start at this stage (rerun it and the rest)")] = None,
     until: Annotated[str | None, typer.Option(help="Stop after this stage")] = None,
     fresh: Annotated[bool, typer.Option(help="Delete the run dir and start over")] = False,
+    verbose: VerboseOpt = False,
+    every: EveryOpt = 10,
 ) -> None:
     """Run the whole cascade in CONFIG (resumes a previous run in the same run_dir)."""
     from cascade.config import ConfigError
     from cascade.driver import run_cascade
 
-    cfg = _load(config, set_)
+    cfg = _verbose(_load(config, set_), verbose)
     try:
-        manifest = run_cascade(cfg, start=from_, until=until, fresh=fresh, notify=console.print)
+        with StageProgress(console, every=every, verbose=verbose) as progress:
+            manifest = run_cascade(cfg, start=from_, until=until, fresh=fresh, notify=console.print, progress=progress)
     except ConfigError as exc:
         die(str(exc))
     _finish(cfg, manifest)
@@ -51,12 +66,14 @@ def stage(
     name: str,
     init: Annotated[str | None, typer.Option(help="Checkpoint to start from")] = None,
     set_: SetOpt = None,
+    verbose: VerboseOpt = False,
+    every: EveryOpt = 10,
 ) -> None:
     """Run one stage of CONFIG (from --init, else the previous stage's checkpoint, else the policy)."""
     from cascade.config import ConfigError
     from cascade.driver import absolutize, prepare_run_dir, reset_stage, run_one, start_ray
 
-    cfg = absolutize(_load(config, set_))
+    cfg = absolutize(_verbose(_load(config, set_), verbose))
     try:
         target = cfg.stage(name)
     except ConfigError as exc:
@@ -74,7 +91,8 @@ def stage(
         reset_stage(cfg, manifest, name)
     start_ray(cfg.ray)
     console.print(f"{name} ({target.kind}) starting from {init or cfg.policy.name_or_path}")
-    run_one(cfg, manifest, target, init)
+    with StageProgress(console, every=every, verbose=verbose) as progress:
+        run_one(cfg, manifest, target, init, console.print, progress)
     _finish(cfg, manifest, only=[name])
 
 
@@ -90,20 +108,16 @@ def _finish(cfg: Any, manifest: Any, only: list[str] | None = None) -> None:
 
 
 def print_summary(manifest: Any, only: list[str] | None = None) -> None:
-    """The per-stage table: steps, mean reward at start and end, time, checkpoint."""
+    """The per-stage table: steps, reward at start and end, time, eval change, flags, checkpoint."""
+    from cascade.report.summary import COLUMNS, summary_rows
+
     table = Table(title="cascade summary")
-    for col in ("stage", "status", "steps", "metric", "start", "end", "time (s)", "checkpoint"):
-        table.add_column(col, overflow="fold")
-    fmt = lambda v: "-" if v is None else (f"{v:.3f}" if isinstance(v, float) else str(v))  # noqa: E731
-    for name in manifest.data.get("order", list(manifest.data["stages"])):
-        if only and name not in only:
-            continue
-        s = manifest.stage(name)
-        table.add_row(
-            name, s.get("status"), fmt(s.get("steps")), s.get("metric", "-"), fmt(s.get("start")),
-            fmt(s.get("end")), fmt(s.get("wall_s")), _short_path(s.get("checkpoint")),
-        )
-    Console(width=max(Console().width, 120)).print(table)
+    for col in (*COLUMNS, "checkpoint"):
+        table.add_column(col, overflow="fold", style="yellow" if col == "notes" else None)
+    for row in summary_rows(manifest.path.parent, manifest.data, only):
+        checkpoint = _short_path(manifest.stage(row["stage"]).get("checkpoint"))
+        table.add_row(*(row[c] for c in COLUMNS), checkpoint)
+    Console(width=max(Console().width, 140)).print(table)
 
 
 def _short_path(path: str | None) -> str:
@@ -193,12 +207,17 @@ def verify(
 
 
 @app.command()
-def report(run_dir: Path) -> None:
-    """Write RUN_DIR/report.md with PNG plots of the run's metrics."""
+def report(
+    run_dir: Path,
+    html: Annotated[bool, typer.Option("--html", help="Also write RUN_DIR/report.html, one self-contained page")] = False,
+) -> None:
+    """Write RUN_DIR/report.md with PNG plots of the run's metrics (and report.html with --html)."""
     from cascade.report import write_report
 
     try:
-        print(write_report(run_dir))
+        print(write_report(run_dir, html=html))
+        if html:
+            print(Path(run_dir) / "report.html")
     except FileNotFoundError as exc:
         die(str(exc))
 

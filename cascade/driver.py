@@ -16,6 +16,7 @@ from typing import Any
 
 from cascade.config import CascadeConfig, ConfigError, RaySettings, StageConfig, dump_config
 from cascade.manifest import Manifest
+from cascade.progress import StageProgress, watch_stage
 
 Notify = Callable[[str], None]
 
@@ -99,6 +100,7 @@ def run_cascade(
     until: str | None = None,
     fresh: bool = False,
     notify: Notify = print,
+    progress: StageProgress | None = None,
 ) -> Manifest:
     """Run the selected stages in order; ``--from`` reruns that stage and what follows it."""
     cfg = absolutize(cfg)
@@ -122,7 +124,7 @@ def run_cascade(
             init = manifest.stage(stage.name)["checkpoint"]
             continue
         notify(f"[{i}/{len(cfg.stages)}] {stage.name} ({stage.kind}) starting")
-        init = run_one(cfg, manifest, stage, init, notify)
+        init = run_one(cfg, manifest, stage, init, notify, progress)
     if cfg.eval_matrix:
         from cascade.eval_matrix import cascade_matrix
 
@@ -174,15 +176,21 @@ def evaluate_stage(cfg: CascadeConfig, manifest: Manifest, stage: StageConfig, i
         return
     before = run_evals(cfg, init, list(plans.values()))[stage.name]
     after = run_evals(cfg, entry["checkpoint"], list(plans.values()))[stage.name]  # the next stage's "before" too
-    result = before_after(before, after)
+    result = {"suite": stage.name, **before_after(before, after)}
     if entry.get("eval") == result:
         return  # a rerun over a finished stage: nothing new to record
     manifest.update(stage.name, "done", eval=result)
     notify(f"  eval {stage.name}: " + ", ".join(f"{m} {result['before'][m]:.3f} -> {v:.3f}" for m, v in result["after"].items()))
 
 
-def run_one(cfg: CascadeConfig, manifest: Manifest, stage: StageConfig, init: str | None, notify: Notify = print) -> str:
-    """Run a stage under the manifest's bookkeeping, then score it on its eval; returns its final checkpoint."""
+def run_one(
+    cfg: CascadeConfig, manifest: Manifest, stage: StageConfig, init: str | None, notify: Notify = print,
+    progress: StageProgress | None = None,
+) -> str:
+    """Run a stage under the manifest's bookkeeping (drawn live on ``progress``), then score it on its eval.
+
+    Returns the stage's final checkpoint.
+    """
     from cascade.eval_matrix import all_plans, run_evals
     from cascade.fingerprint import training_inputs
     from cascade.stage_eval import checkpoint_fingerprint
@@ -197,7 +205,8 @@ def run_one(cfg: CascadeConfig, manifest: Manifest, stage: StageConfig, init: st
     manifest.update(stage.name, "running", kind=stage.kind, init_checkpoint=init, started_at=started,
                     inputs=training_inputs(cfg, stage), init_fingerprint=checkpoint_fingerprint(cfg, init))
     try:
-        summary = run_stage_remote(cfg, stage, init)
+        with watch_stage(progress, cfg, stage):
+            summary = run_stage_remote(cfg, stage, init)
     except BaseException as exc:
         manifest.update(stage.name, "failed", error=f"{type(exc).__name__}: {exc}"[:2000])
         raise

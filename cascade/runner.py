@@ -24,6 +24,8 @@ from cascade.rewards import build_rewards
 from cascade.stage_eval import training_split
 from cascade.task_stream import TaskStream, as_chat, expand_env_specs
 from cascade.trainer_config import build_trainer_args
+from cascade.tracking import configure_tracking, tracking_defaults
+from cascade.worker_logs import log_path, worker_logs
 from stages import StageKind, get_stage_kind
 
 log = logging.getLogger(__name__)
@@ -34,9 +36,12 @@ def stage_dir(cfg: CascadeConfig, stage: StageConfig) -> Path:
 
 
 def _fixed_args(stage_path: Path) -> dict[str, Any]:
-    """Settings that follow from the run layout, not from taste: logging, saving, no hub."""
+    """Settings that follow from the run layout, not from taste: logging, saving, no hub.
+
+    Every key here must be in ``trainer_config.RESERVED_KEYS`` (a YAML value is refused, not dropped).
+    """
     return {
-        "report_to": "none",
+        **configure_tracking(stage_path),
         "logging_steps": 1,
         "save_strategy": "steps",
         "save_total_limit": 2,
@@ -45,7 +50,8 @@ def _fixed_args(stage_path: Path) -> dict[str, Any]:
 
 
 def quiet_libraries() -> None:
-    """Keep the trainer's own progress bar and logs; drop library deprecation chatter."""
+    """Drop library deprecation chatter; the trainer's own bar stays (``disable_tqdm: false`` in
+    cascade/tracking.py, since set_verbosity_error() would default it to True)."""
     import warnings
 
     import datasets
@@ -74,7 +80,7 @@ def _hardware_defaults() -> dict[str, Any]:
 
 
 def _layers(cfg: CascadeConfig, kind: StageKind, stage: StageConfig) -> list[dict[str, Any]]:
-    return [_hardware_defaults(), kind.trainer_defaults, cfg.trainer, stage.trainer]
+    return [{**tracking_defaults(Path(cfg.run_dir).name), **_hardware_defaults()}, kind.trainer_defaults, cfg.trainer, stage.trainer]
 
 
 def env_specs(kind: StageKind, stage: StageConfig) -> list[EnvSpec]:
@@ -83,6 +89,12 @@ def env_specs(kind: StageKind, stage: StageConfig) -> list[EnvSpec]:
 
 
 def run_stage(cfg: CascadeConfig, stage_name: str, init_checkpoint: str | None) -> dict[str, Any]:
+    """Train one stage and return its summary; this worker's output goes to ``<stage>/log.txt``."""
+    with worker_logs(log_path(Path(cfg.run_dir) / stage_name)):
+        return _train_stage(cfg, stage_name, init_checkpoint)
+
+
+def _train_stage(cfg: CascadeConfig, stage_name: str, init_checkpoint: str | None) -> dict[str, Any]:
     """Train one stage and return its summary (steps, rewards, wall time, checkpoint)."""
     stage = cfg.stage(stage_name)
     kind = get_stage_kind(stage.kind)

@@ -11,11 +11,13 @@ import pydantic
 from trl import SFTConfig
 
 from cascade.recipe import CascadeGRPOConfig
+from cascade.tracking import check_report_to
 
 TrainerKind = Literal["grpo", "sft"]
 CONFIG_CLASSES: dict[str, type] = {"grpo": CascadeGRPOConfig, "sft": SFTConfig}
-# Set by the runner from the run layout; a YAML value would be silently overwritten.
-RESERVED_KEYS = {"output_dir"}
+# Set by the runner from the run layout (cascade/runner.py _fixed_args, cascade/tracking.py);
+# a YAML value would be silently overwritten, so it is refused at load time.
+RESERVED_KEYS = {"output_dir", "run_name", "logging_steps", "save_strategy", "save_total_limit", "push_to_hub"}
 
 
 @functools.cache
@@ -46,6 +48,9 @@ def check_trainer_section(section: dict[str, Any], kind: TrainerKind | None) -> 
             section[key] = pydantic.TypeAdapter(_field_types(owners[0])[key]).validate_python(value)
         except pydantic.ValidationError as exc:
             problems.append((key, exc.errors()[0]["msg"]))
+            continue
+        if key == "report_to" and (problem := check_report_to(section[key])):
+            problems.append((key, problem))
     return problems
 
 

@@ -51,6 +51,10 @@ def test_every_stage_is_done_with_a_loadable_checkpoint(tiny_run):
     for before, after in zip(STAGES, STAGES[1:]):
         assert stages[after]["init_checkpoint"] == stages[before]["checkpoint"]
     assert "cascade summary" in proc.stdout
+    # no terminal: plain progress lines from the metrics files, no ANSI codes, no worker output
+    assert "\x1b[" not in proc.stderr and "[2/5] reasoning_warmup: step 2/2" in proc.stderr
+    assert "(stage:" not in proc.stderr and "{'loss'" not in proc.stderr
+    assert all((run_dir / name / "log.txt").is_file() for name in STAGES)
     assert (run_dir / "config.yaml").is_file() and (run_dir / "report.md").is_file()
 
 
