@@ -6,7 +6,7 @@ The shipped RSA candidates are a small sample; for on-policy candidates write a 
 ``cascade rsa-rollouts <checkpoint>`` and set ``options.rollouts_path`` in the stage's envs.
 """
 
-from stages import VERIFIABLE_RL_DEFAULTS, StageKind, register_stage
+from stages.base import VERIFIABLE_RL_DEFAULTS, StageKind, register_stage
 
 AUX_CODE = ["code/predict_output", "code/predict_input", "code/spec_to_code", "code/break_solution"]
 

@@ -6,7 +6,7 @@ The length bonus ramps over the cascade (report: "small" here, 1.0 in stage 3); 
 per-stage c values are our choice, as the report gives only the end point.
 """
 
-from stages import VERIFIABLE_RL_DEFAULTS, StageKind, register_stage
+from stages.base import VERIFIABLE_RL_DEFAULTS, StageKind, register_stage
 
 KIND = register_stage(
     StageKind(
