@@ -15,6 +15,8 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from cascade.curriculum_config import CurriculumSpec
+
 
 class ConfigError(ValueError):
     """A config problem, already phrased as ``file: key.path: problem``."""
@@ -86,16 +88,20 @@ class EnvSpec(_Strict):
 
 
 class RewardSpec(_Strict):
-    """A reward function. ``task`` scores each completion with the verifier its Task names."""
+    """A reward function. ``task`` scores each completion with the verifier its Task names.
+
+    Any other name is a registered reward (``reward_model``) or a verifier applied to every
+    completion. Options of a verifier reward are that verifier's options (see ``verifiers:``).
+    """
 
     name: str = "task"
     weight: float = 1.0
     options: dict[str, Any] = {}
 
 
-class CurriculumSpec(_Strict):
-    kind: Literal["fixed", "rlve", "zaya"] = "fixed"
-    options: dict[str, Any] = {}
+# Per-verifier constructor options by verifier name (``math: {timeout_s: 3}``); a stage's
+# ``verifiers:`` wins key by key over the top level. Checked against each verifier's signature.
+VerifierOptions = dict[str, dict[str, Any]]
 
 
 class PassRateFilter(_Strict):
@@ -117,6 +123,7 @@ class StageConfig(_Strict):
     envs: list[EnvSpec] | None = None
     rewards: list[RewardSpec] | None = None
     curriculum: CurriculumSpec | None = None
+    verifiers: VerifierOptions = {}
     filter: PassRateFilter = PassRateFilter()
     trainer: dict[str, Any] = {}
     resources: Resources = Resources()
@@ -145,6 +152,7 @@ class CascadeConfig(_Strict):
     ray: RaySettings = RaySettings()
     policy: PolicyConfig = PolicyConfig()
     trainer: dict[str, Any] = {}
+    verifiers: VerifierOptions = {}
     stages: list[StageConfig] = Field(min_length=1)
 
     @model_validator(mode="after")
@@ -154,6 +162,11 @@ class CascadeConfig(_Strict):
         if dupes:
             raise ValueError(f"stage names must be unique; repeated: {', '.join(dupes)}")
         return self
+
+    def verifier_options(self, stage: StageConfig) -> VerifierOptions:
+        """The options each verifier is built with in ``stage``: top level, then the stage's."""
+        names = {*self.verifiers, *stage.verifiers}
+        return {n: {**self.verifiers.get(n, {}), **stage.verifiers.get(n, {})} for n in sorted(names)}
 
     def stage(self, name: str) -> StageConfig:
         for s in self.stages:
@@ -167,7 +180,9 @@ class CascadeConfig(_Strict):
 
 def _format_loc(loc: tuple[Any, ...]) -> str:
     out = ""
-    for part in loc:
+    for n, part in enumerate(loc):
+        if n and loc[n - 1] == "curriculum" and part in ("fixed", "rlve", "zaya"):
+            continue  # the union's tag, not a key of the file
         out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
     return out or "<root>"
 
@@ -260,6 +275,18 @@ def check_semantics(cfg: CascadeConfig, source: str) -> None:
     policy = cfg.policy.name_or_path
     if policy != "tiny" and (policy.startswith((".", "/")) and not Path(policy).exists()):
         fail("policy.name_or_path", f"no such path: {policy}")
+    check_names(cfg, source)
+
+
+def check_names(cfg: CascadeConfig, source: str) -> None:
+    """Env ids, globs, options, rewards, verifiers and curricula (``cascade.config_checks``)."""
+    from cascade.config_checks import config_problems
+
+    problems = list(config_problems(cfg))
+    if problems:
+        loc, msg = problems[0]
+        more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+        raise ConfigError(f"{source}: {loc}: {msg}{more}")
 
 
 def dump_config(cfg: CascadeConfig) -> str:

@@ -10,6 +10,8 @@ first lookup, which keeps cheap imports cheap (the package ``__init__`` declares
 from __future__ import annotations
 
 import importlib
+import inspect
+import typing
 from collections.abc import Callable, Iterator
 from typing import Any, Generic, TypeVar
 
@@ -106,3 +108,105 @@ class Registry(Generic[T]):
             return self.add(name, obj)
 
         return deco
+
+
+# ---------------------------------------------------------------- options against signatures
+
+Problem = tuple[str, str]  # (key path below the options mapping, problem)
+
+
+def _own_init(cls: type) -> Any | None:
+    return cls.__dict__.get("__init__")
+
+
+def accepted_options(
+    target: Any, skip: int = 0, options_from: Any = None
+) -> dict[str, tuple[inspect.Parameter, Any]] | None:
+    """Keyword options ``target`` accepts: name -> (parameter, the callable that declares it).
+
+    ``**options`` is followed to what it feeds: an ``options_from`` attribute (or, for a class,
+    the next ``__init__`` up the MRO, the ``super().__init__(**options)`` pattern). None means
+    "anything": a ``**options`` that leads nowhere declared cannot be checked.
+    """
+    out: dict[str, tuple[inspect.Parameter, Any]] = {}
+    chain: list[Any] = []
+    if inspect.isclass(target):
+        for cls in target.__mro__:
+            init = _own_init(cls)
+            if cls is object or init is None:
+                continue
+            chain.append(init)
+            if not _has_var_keyword(init):
+                break
+            if "options_from" in cls.__dict__:
+                chain.append(cls.__dict__["options_from"])
+                break
+    else:
+        chain = [target]
+        extra = options_from or getattr(target, "options_from", None)
+        if extra is not None and _has_var_keyword(target):
+            chain.append(extra)
+    open_ended = False
+    for i, fn in enumerate(chain):
+        fn = fn.__func__ if isinstance(fn, staticmethod) else fn
+        params = list(inspect.signature(fn).parameters.values())
+        if getattr(fn, "__name__", "") == "__init__":
+            params = params[1:]  # self
+        if i == 0:
+            params = params[skip:]
+        for p in params:
+            if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY):
+                out.setdefault(p.name, (p, fn))
+        open_ended = any(p.kind is p.VAR_KEYWORD for p in params)
+    return None if open_ended else out
+
+
+def _has_var_keyword(fn: Any) -> bool:
+    fn = fn.__func__ if isinstance(fn, staticmethod) else fn
+    return any(p.kind is p.VAR_KEYWORD for p in inspect.signature(fn).parameters.values())
+
+
+def _hints(fn: Any) -> dict[str, Any]:
+    target = fn.__init__ if inspect.isclass(fn) and not hasattr(fn, "__dataclass_fields__") else fn
+    try:
+        return typing.get_type_hints(target)
+    except Exception:  # noqa: BLE001 - an unresolvable annotation is simply not type-checked
+        return {}
+
+
+def check_options(
+    target: Any, options: dict[str, Any], skip: int = 0, fixed: tuple[str, ...] = (), options_from: Any = None
+) -> list[Problem]:
+    """Bind ``options`` against ``target``'s signature (torchtune-style); one problem per bad key.
+
+    Unknown keys, missing required ones, and values that do not fit an annotation are
+    reported; ``fixed`` names parameters the caller sets itself (not options).
+    """
+    from pydantic import TypeAdapter, ValidationError
+
+    accepted = accepted_options(target, skip, options_from)
+    if accepted is None:
+        return []
+    for name in fixed:
+        accepted.pop(name, None)
+    problems: list[Problem] = []
+    for key in options:
+        if key not in accepted:
+            known = ", ".join(sorted(accepted)) or "none"
+            problems.append((str(key), f"unknown option {key!r} (known: {known})"))
+    for name, (param, _) in accepted.items():
+        if param.default is inspect.Parameter.empty and name not in options:
+            problems.append((name, f"missing required option {name!r}"))
+    for key, value in options.items():
+        if key not in accepted:
+            continue
+        hint = _hints(accepted[key][1]).get(key)
+        if hint is None:
+            continue
+        try:
+            TypeAdapter(hint).validate_python(value)
+        except ValidationError as exc:
+            problems.append((str(key), f"{value!r}: {exc.errors()[0]['msg']}"))
+        except Exception:  # noqa: BLE001 - a type pydantic cannot build a schema for is not checked
+            continue
+    return problems
