@@ -69,3 +69,17 @@ def calibrate_curriculum(curriculum: Any, settings: CalibrateSettings, pass_rate
     placed = curriculum.calibrate(pass_rate, **settings.calibrate_kwargs())
     log.warning("curriculum calibrated to pass rate %.2f: %s", settings.target, placed)
     return placed
+
+
+def calibrate_stage(curriculum: Any, settings: CalibrateSettings, stream: Any, model: Any, tokenizer: Any,
+                    pool: Any) -> dict[str, int]:
+    """Calibrate with the starting policy's own samples, drawn from the stage's task stream."""
+    from cascade.filtering import sample_completions
+
+    def rollouts(prompts: list[Any], n: int, max_new_tokens: int) -> list[list[str]]:
+        return sample_completions(model, tokenizer, prompts, n, max_new_tokens)
+
+    def sample_task(env_id: str, seed: int, difficulty: int) -> Task | None:
+        return stream.sample_at(env_id, seed, difficulty)
+
+    return calibrate_curriculum(curriculum, settings, policy_pass_rate(sample_task, rollouts, pool, settings))

@@ -103,3 +103,14 @@ def build_rewards(
         else:
             funcs.append(VerifierReward(spec.name, pool, group_size))
     return funcs, [spec.weight for spec in specs]
+
+
+def pool_verifier_options(verifiers: dict[str, dict[str, Any]], specs: list[RewardSpec]) -> dict[str, dict[str, Any]]:
+    """Options the verifier pool builds each verifier with: the config's ``verifiers:`` (top level,
+    then the stage's) plus the options of rewards named after a verifier (load-time checks forbid
+    the two disagreeing)."""
+    out = {name: dict(opts) for name, opts in verifiers.items()}
+    for spec in specs:
+        if spec.options and spec.name not in REWARDS:
+            out[spec.name] = {**out.get(spec.name, {}), **spec.options}
+    return out

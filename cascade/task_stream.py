@@ -105,6 +105,10 @@ class TaskStream:
                 return task
         raise RuntimeError(f"{MAX_SAMPLE_TRIES} task draws in a row failed: {dict(self.failures)}")
 
+    def sample_at(self, env_id: str, seed: int, difficulty: int) -> Task | None:
+        """One task of ``env_id`` at ``difficulty`` outside the stream's order (calibration probes)."""
+        return self._sample(env_id, seed, difficulty)
+
     def _sample(self, env_id: str, seed: int, difficulty: int) -> Task | None:
         if self.generator is not None:
             task = self.generator.sample_many([(env_id, seed, difficulty)], options={env_id: self.specs[env_id].options})[0]
