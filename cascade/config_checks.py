@@ -10,7 +10,6 @@ environment selection and calibration, and that the stage ends up with environme
 from __future__ import annotations
 
 import difflib
-import fnmatch
 from collections.abc import Iterator
 from typing import Any
 
@@ -18,7 +17,6 @@ from cascade.config import CascadeConfig, StageConfig
 from cascade.curriculum_config import RLVECurriculum, ZayaCurriculum
 
 Problem = tuple[str, str]
-GLOB_CHARS = "*?["
 
 
 def _near(name: str, known: list[str]) -> str:
@@ -28,11 +26,9 @@ def _near(name: str, known: list[str]) -> str:
 
 def env_ids(pattern: str) -> list[str]:
     """The registered ids a stage's env id stands for: itself, or every id its glob matches."""
-    from envs import list_envs
+    from envs.base import match_env_ids
 
-    if not any(ch in pattern for ch in GLOB_CHARS):
-        return [pattern]
-    return [i.env_id for i in list_envs() if fnmatch.fnmatchcase(i.env_id, pattern)]
+    return match_env_ids(pattern)
 
 
 def check_env(env_id: str, options: dict[str, Any]) -> list[Problem]:

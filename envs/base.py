@@ -10,6 +10,7 @@ source, and importing a source registers it.
 
 from __future__ import annotations
 
+import fnmatch
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -146,6 +147,16 @@ def is_isolated(env_id: str) -> bool:
         return ENVS.get(env_id).info.isolated
     found = provider_for(env_id)
     return bool(found and found[0].isolated)
+
+
+GLOB_CHARS = "*?["
+
+
+def match_env_ids(pattern: str) -> list[str]:
+    """The ids an env id in a config stands for: itself, or every registered id its glob matches."""
+    if not any(ch in pattern for ch in GLOB_CHARS):
+        return [pattern]
+    return [i.env_id for i in list_envs() if fnmatch.fnmatchcase(i.env_id, pattern)]
 
 
 def list_envs(source: str | None = None) -> list[EnvInfo]:
