@@ -256,11 +256,13 @@ def load_config(path: str | Path, overrides: list[str] | None = None) -> Cascade
 
 def check_semantics(cfg: CascadeConfig, source: str) -> None:
     """Checks pydantic cannot express: trainer keys, env ids, verifier names, local files."""
-    from cascade.trainer_config import check_trainer_section
     from stages import get_stage_kind
 
     def fail(loc: str, msg: str) -> None:
         raise ConfigError(f"{source}: {loc}: {msg}")
+
+    check_names(cfg, source)  # first: it needs no trainer library (torch, TRL), so most typos come back fast
+    from cascade.trainer_config import check_trainer_section
 
     for key, msg in check_trainer_section(cfg.trainer, kind=None):
         fail(f"trainer.{key}", msg)
@@ -275,7 +277,6 @@ def check_semantics(cfg: CascadeConfig, source: str) -> None:
     policy = cfg.policy.name_or_path
     if policy != "tiny" and (policy.startswith((".", "/")) and not Path(policy).exists()):
         fail("policy.name_or_path", f"no such path: {policy}")
-    check_names(cfg, source)
 
 
 def check_names(cfg: CascadeConfig, source: str) -> None:

@@ -33,8 +33,7 @@ def env_ids(pattern: str) -> list[str]:
 
 def check_env(env_id: str, options: dict[str, Any]) -> list[Problem]:
     """``("", problem)`` for an unknown id, ``("options.KEY", problem)`` for a bad option."""
-    from envs import list_envs
-    from envs.base import ENVS, provider_for
+    from envs.base import ENVS, PROVIDERS, provider_for
     from envs.registry import check_options
 
     if env_id in ENVS:
@@ -45,8 +44,10 @@ def check_env(env_id: str, options: dict[str, Any]) -> list[Problem]:
             problems = hook(options)
     else:
         found = provider_for(env_id)
-        if found is None or env_id not in {i.env_id for i in found[0].list_infos()}:
-            known = [i.env_id for i in list_envs()]
+        family = [i.env_id for i in found[0].list_infos()] if found is not None else []
+        if env_id not in family:
+            # suggest among the plain ids and this id's own family (listing rlve-gym imports torch)
+            known = ENVS.names() + family + PROVIDERS.names()
             return [("", f"unknown environment {env_id!r}{_near(env_id, known)} (see `cascade envs list`)")]
         problems = check_options(found[0].make, options, skip=1)
     return [(f"options.{key}", msg) for key, msg in problems]
