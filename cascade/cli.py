@@ -43,7 +43,7 @@ def run(
     set_: SetOpt = None,
     from_: Annotated[str | None, typer.Option("--from", help="Start at this stage (rerun it and the rest)")] = None,
     until: Annotated[str | None, typer.Option(help="Stop after this stage")] = None,
-    fresh: Annotated[bool, typer.Option(help="Delete the run dir and start over")] = False,
+    fresh: Annotated[bool, typer.Option(help="Delete the run dir (only one this project wrote) and start over")] = False,
     verbose: VerboseOpt = False,
     every: EveryOpt = 10,
 ) -> None:

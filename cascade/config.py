@@ -16,6 +16,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from cascade.eval_config import EvalSpec, HeldOutSettings
+from cascade.curriculum_config import CurriculumSpec
 
 
 class ConfigError(ValueError):
@@ -88,16 +89,20 @@ class EnvSpec(_Strict):
 
 
 class RewardSpec(_Strict):
-    """A reward function. ``task`` scores each completion with the verifier its Task names."""
+    """A reward function. ``task`` scores each completion with the verifier its Task names.
+
+    Any other name is a registered reward (``reward_model``) or a verifier applied to every
+    completion. Options of a verifier reward are that verifier's options (see ``verifiers:``).
+    """
 
     name: str = "task"
     weight: float = 1.0
     options: dict[str, Any] = {}
 
 
-class CurriculumSpec(_Strict):
-    kind: Literal["fixed", "rlve", "zaya"] = "fixed"
-    options: dict[str, Any] = {}
+# Per-verifier constructor options by verifier name (``math: {timeout_s: 3}``); a stage's
+# ``verifiers:`` wins key by key over the top level. Checked against each verifier's signature.
+VerifierOptions = dict[str, dict[str, Any]]
 
 
 class PassRateFilter(_Strict):
@@ -119,6 +124,7 @@ class StageConfig(_Strict):
     envs: list[EnvSpec] | None = None
     rewards: list[RewardSpec] | None = None
     curriculum: CurriculumSpec | None = None
+    verifiers: VerifierOptions = {}
     filter: PassRateFilter = PassRateFilter()
     trainer: dict[str, Any] = {}
     resources: Resources = Resources()
@@ -148,6 +154,7 @@ class CascadeConfig(_Strict):
     ray: RaySettings = RaySettings()
     policy: PolicyConfig = PolicyConfig()
     trainer: dict[str, Any] = {}
+    verifiers: VerifierOptions = {}
     stages: list[StageConfig] = Field(min_length=1)
     evals: dict[str, EvalSpec] = {}  # named evaluations stages refer to with `eval: NAME`
     heldout: HeldOutSettings = HeldOutSettings()  # the split no training stream draws from
@@ -165,6 +172,11 @@ class CascadeConfig(_Strict):
                 raise ValueError(f"stage {stage.name!r}: eval {stage.eval!r} is not in `evals` ({known})")
         return self
 
+    def verifier_options(self, stage: StageConfig) -> VerifierOptions:
+        """The options each verifier is built with in ``stage``: top level, then the stage's."""
+        names = {*self.verifiers, *stage.verifiers}
+        return {n: {**self.verifiers.get(n, {}), **stage.verifiers.get(n, {})} for n in sorted(names)}
+
     def stage(self, name: str) -> StageConfig:
         for s in self.stages:
             if s.name == name:
@@ -177,7 +189,9 @@ class CascadeConfig(_Strict):
 
 def _format_loc(loc: tuple[Any, ...]) -> str:
     out = ""
-    for part in loc:
+    for n, part in enumerate(loc):
+        if n and loc[n - 1] == "curriculum" and part in ("fixed", "rlve", "zaya"):
+            continue  # the union's tag, not a key of the file
         out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
     return out or "<root>"
 
@@ -299,11 +313,13 @@ def load_config(path: str | Path, overrides: list[str] | None = None) -> Cascade
 
 def check_semantics(cfg: CascadeConfig, source: str) -> None:
     """Checks pydantic cannot express: trainer keys, env ids, verifier names, local files."""
-    from cascade.trainer_config import check_trainer_section
     from stages import get_stage_kind
 
     def fail(loc: str, msg: str) -> None:
         raise ConfigError(f"{source}: {loc}: {msg}")
+
+    check_names(cfg, source)  # first: it needs no trainer library (torch, TRL), so most typos come back fast
+    from cascade.trainer_config import check_trainer_section
 
     for key, msg in check_trainer_section(cfg.trainer, kind=None):
         fail(f"trainer.{key}", msg)
@@ -318,6 +334,17 @@ def check_semantics(cfg: CascadeConfig, source: str) -> None:
     policy = cfg.policy.name_or_path
     if policy != "tiny" and (policy.startswith((".", "/")) and not Path(policy).exists()):
         fail("policy.name_or_path", f"no such path: {policy}")
+
+
+def check_names(cfg: CascadeConfig, source: str) -> None:
+    """Env ids, globs, options, rewards, verifiers and curricula (``cascade.config_checks``)."""
+    from cascade.config_checks import config_problems
+
+    problems = list(config_problems(cfg))
+    if problems:
+        loc, msg = problems[0]
+        more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+        raise ConfigError(f"{source}: {loc}: {msg}{more}")
 
 
 def dump_config(cfg: CascadeConfig) -> str:

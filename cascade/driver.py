@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from cascade.config import CascadeConfig, ConfigError, RaySettings, StageConfig, dump_config
-from cascade.manifest import Manifest
+from cascade.manifest import Manifest, is_run_dir
 from cascade.progress import StageProgress, watch_stage
 
 Notify = Callable[[str], None]
@@ -88,10 +88,22 @@ def _select(cfg: CascadeConfig, start: str | None, until: str | None) -> list[st
 def prepare_run_dir(cfg: CascadeConfig, fresh: bool) -> Manifest:
     run_dir = Path(cfg.run_dir)
     if fresh and run_dir.exists():
+        refuse_unless_run_dir(run_dir)
         shutil.rmtree(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     (run_dir / "config.yaml").write_text(dump_config(cfg))
     return Manifest(run_dir)
+
+
+def refuse_unless_run_dir(run_dir: Path) -> None:
+    """``--fresh`` deletes only an empty directory or one holding a manifest written by us."""
+    if run_dir.is_dir() and not any(run_dir.iterdir()):
+        return
+    if not is_run_dir(run_dir):
+        raise ConfigError(
+            f"--fresh: {run_dir} is not a cascade run directory (no manifest.json written by zaya-cascade); "
+            "refusing to delete it. Pick another run_dir or remove it yourself"
+        )
 
 
 def run_cascade(

@@ -14,6 +14,8 @@ from pathlib import Path
 from typing import Any, Literal
 
 Status = Literal["pending", "running", "done", "failed", "stale"]  # stale: an earlier stage was retrained since
+# Marks a manifest this project wrote: ``--fresh`` deletes only directories that hold one.
+WRITTEN_BY = "zaya-cascade"
 
 
 def write_json_atomic(path: Path, data: Any) -> None:
@@ -35,9 +37,9 @@ class Manifest:
 
     def __init__(self, run_dir: Path) -> None:
         self.path = Path(run_dir) / "manifest.json"
-        self.data: dict[str, Any] = {"stages": {}}
+        self.data: dict[str, Any] = {"written_by": WRITTEN_BY, "stages": {}}
         if self.path.is_file():
-            self.data = json.loads(self.path.read_text())
+            self.data = {"written_by": WRITTEN_BY, **json.loads(self.path.read_text())}
 
     def stage(self, name: str) -> dict[str, Any]:
         return self.data["stages"].get(name, {"status": "pending"})
@@ -57,3 +59,12 @@ class Manifest:
         """A run-level entry (the stage order, the eval matrix), persisted at once."""
         self.data[key] = value
         write_json_atomic(self.path, self.data)
+
+
+def is_run_dir(path: Path) -> bool:
+    """Whether ``path`` holds a manifest this project wrote (so a ``--fresh`` may delete it)."""
+    try:
+        data = json.loads((Path(path) / "manifest.json").read_text())
+    except (OSError, ValueError):
+        return False
+    return isinstance(data, dict) and data.get("written_by") == WRITTEN_BY

@@ -15,6 +15,7 @@ from typing import Any
 from cascade.config import RewardSpec
 from cascade.task_stream import TaskStream, task_from_json
 from envs import Task
+from envs.registry import Registry
 from verifiers import Verdict
 
 
@@ -81,6 +82,14 @@ class VerifierReward(_PoolReward):
         return [v.reward for v in verdicts]
 
 
+# Reward functions a config can name besides verifier names (which score with that verifier).
+# ``reward_model`` is declared by path: cascade.rm_reward builds on this module, so importing
+# it here would be a cycle.
+REWARDS: Registry[Any] = Registry("reward")
+REWARDS.add("task", TaskReward)
+REWARDS.declare("reward_model", "cascade.rm_reward:RewardModelReward")
+
+
 def build_rewards(
     specs: list[RewardSpec], pool: Any, group_size: int, stream: TaskStream | None
 ) -> tuple[list[Any], list[float]]:
@@ -89,10 +98,19 @@ def build_rewards(
     for spec in specs:
         if spec.name == "task":
             funcs.append(TaskReward(pool, group_size, stream))
-        elif spec.name == "reward_model":
-            from cascade.rm_reward import RewardModelReward  # imports this module; lazy to avoid a cycle
-
-            funcs.append(RewardModelReward(pool, group_size, stream, **spec.options))
+        elif spec.name in REWARDS:
+            funcs.append(REWARDS.get(spec.name)(pool, group_size, stream, **spec.options))
         else:
             funcs.append(VerifierReward(spec.name, pool, group_size))
     return funcs, [spec.weight for spec in specs]
+
+
+def pool_verifier_options(verifiers: dict[str, dict[str, Any]], specs: list[RewardSpec]) -> dict[str, dict[str, Any]]:
+    """Options the verifier pool builds each verifier with: the config's ``verifiers:`` (top level,
+    then the stage's) plus the options of rewards named after a verifier (load-time checks forbid
+    the two disagreeing)."""
+    out = {name: dict(opts) for name, opts in verifiers.items()}
+    for spec in specs:
+        if spec.options and spec.name not in REWARDS:
+            out[spec.name] = {**out.get(spec.name, {}), **spec.options}
+    return out

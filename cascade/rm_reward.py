@@ -29,6 +29,25 @@ _OPTIONS = {
 }
 
 
+def check_options(options: dict[str, Any]) -> list[tuple[str, str]]:
+    """Problems with a ``reward_model`` reward's options as ``(key, message)``; checked at config load."""
+    problems = [(k, f"unknown option {k!r} (known: {', '.join(sorted(_OPTIONS))})") for k in options if k not in _OPTIONS]
+    if options.get("gate") not in GATES:
+        problems.append(("gate", f"must be one of {GATES}, got {options.get('gate')!r}"))
+    if options.get("normalize") not in NORMALIZERS:
+        problems.append(("normalize", f"must be one of {NORMALIZERS}, got {options.get('normalize')!r}"))
+    for key in ("floor", "batch_size", "num_gpus", "num_cpus", "timeout_s", "max_length", "seed"):
+        value = options.get(key)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))):
+            problems.append((key, f"must be a number, got {value!r}"))
+    path = options.get("path", "tiny")
+    if not isinstance(path, str):
+        problems.append(("path", f"must be a string, got {path!r}"))
+    elif path.startswith(("/", ".", "~")) and not Path(path).expanduser().is_dir():
+        problems.append(("path", f"no reward-model checkpoint at {path}"))
+    return problems
+
+
 def apply_gate(scores: list[float | None], passed: list[bool], floor: float, normalize: str | None) -> list[float]:
     """Final rewards: ``floor`` where the gate failed (or no score came back), else the (normalised) score."""
     out = []
@@ -60,13 +79,10 @@ class RewardModelReward:
     def __init__(
         self, pool: Any, group_size: int, stream: TaskStream | None = None, name: str = "reward_model", **options: Any
     ) -> None:
-        unknown = sorted(set(options) - _OPTIONS)
-        if unknown:
-            raise ValueError(f"reward_model: unknown option(s) {unknown}; known: {sorted(_OPTIONS)}")
-        if options.get("gate") not in GATES:
-            raise ValueError(f"reward_model: gate must be one of {GATES}, got {options.get('gate')!r}")
-        if options.get("normalize") not in NORMALIZERS:
-            raise ValueError(f"reward_model: normalize must be one of {NORMALIZERS}, got {options.get('normalize')!r}")
+        problems = check_options(options)
+        if problems:
+            key, msg = problems[0]
+            raise ValueError(f"reward_model: options.{key}: {msg}")
         self.__name__ = name
         self.seed = int(options.get("seed", 0))
         self.path = resolve_path(str(options.get("path", "tiny")), self.seed)  # build "tiny" now, not mid-step

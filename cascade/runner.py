@@ -17,10 +17,10 @@ from transformers.trainer_utils import get_last_checkpoint
 
 from cascade.callbacks import MetricsCallback, StreamStateCallback, read_metrics
 from cascade.config import CascadeConfig, EnvSpec, RewardSpec, StageConfig
-from cascade.curricula import build_curriculum
+from cascade.curricula import build_curriculum, calibrate_stage, calibration_settings
 from cascade.filtering import filter_by_pass_rate
 from cascade.policy import load_policy, save_policy
-from cascade.rewards import build_rewards
+from cascade.rewards import build_rewards, pool_verifier_options
 from cascade.stage_eval import training_split
 from cascade.task_stream import TaskStream, as_chat, expand_env_specs
 from cascade.trainer_config import build_trainer_args
@@ -116,9 +116,12 @@ def _train_stage(cfg: CascadeConfig, stage_name: str, init_checkpoint: str | Non
         trainer = _sft_trainer(cfg, kind, stage, path, model, tokenizer, stream)
     else:
         reward_specs = stage.rewards if stage.rewards is not None else [RewardSpec(**r) for r in kind.rewards]
-        pool = _verifier_pool(cfg, reward_specs)
+        pool = _verifier_pool(cfg, stage, reward_specs)
     try:
         if pool is not None:
+            settings = calibration_settings(stage, kind)
+            if settings is not None and curriculum is not None and resume is None:
+                calibrate_stage(curriculum, settings, stream, model, tokenizer, pool)
             if stage.filter.enabled:
                 extra["filter"] = _filter_stream(stage, path, model, tokenizer, stream, pool)
             trainer = _grpo_trainer(cfg, kind, stage, path, model, tokenizer, stream, resume, pool, reward_specs)
@@ -175,27 +178,25 @@ def _sft_trainer(cfg, kind, stage, path, model, tokenizer, stream) -> Any:  # no
     )
 
 
-# Sources whose generators reseed process-wide RNGs or time themselves out with threads:
-# they must run in their own processes, never in the trainer's (report stage 2 notes).
-ISOLATED_SOURCES = ("rlve/", "rg/")
-
-
 def _generator_pool(cfg: CascadeConfig, specs: list[EnvSpec]) -> Any | None:
+    """A generator pool when some env's source declares it must run in its own process."""
     import ray
 
-    if not ray.is_initialized() or not any(s.id.startswith(ISOLATED_SOURCES) for s in specs):
+    from envs import is_isolated
+
+    if not ray.is_initialized() or not any(is_isolated(s.id) for s in specs):
         return None
     from envs.generator_pool import GeneratorPool
 
     return GeneratorPool(cfg.ray.generator_workers, cfg.ray.generator_timeout_s)
 
 
-def _verifier_pool(cfg: CascadeConfig, rewards: list[RewardSpec]) -> Any:
+def _verifier_pool(cfg: CascadeConfig, stage: StageConfig, rewards: list[RewardSpec]) -> Any:
     import ray
 
     from verifiers.pool import LocalVerifierPool, RayVerifierPool
 
-    options = {r.name: r.options for r in rewards if r.options}
+    options = pool_verifier_options(cfg.verifier_options(stage), rewards)
     if ray.is_initialized():
         return RayVerifierPool(cfg.ray.verifier_workers, cfg.ray.verifier_timeout_s, options)
     return LocalVerifierPool(options)

@@ -7,7 +7,6 @@ and the next prompts drawn already follow the updated curriculum.
 
 from __future__ import annotations
 
-import fnmatch
 import json
 import logging
 import random
@@ -16,7 +15,8 @@ from collections.abc import Iterator
 from typing import Any, Protocol
 
 from cascade.config import EnvSpec
-from envs import Environment, Task, get_env, list_envs
+from envs import Environment, Task, get_env
+from envs.base import match_env_ids
 from verifiers import Verdict
 
 log = logging.getLogger(__name__)
@@ -38,11 +38,11 @@ def expand_env_specs(specs: list[EnvSpec]) -> list[EnvSpec]:
     """Expand glob ids (``rlve/*``) into one spec per registered env, sharing the weight."""
     out: list[EnvSpec] = []
     for spec in specs:
-        if not any(ch in spec.id for ch in "*?["):
+        ids = match_env_ids(spec.id)
+        if ids == [spec.id]:
             out.append(spec)
             continue
-        ids = [i.env_id for i in list_envs() if fnmatch.fnmatchcase(i.env_id, spec.id)]
-        if not ids:
+        if not ids:  # config load reports this first (cascade.config_checks); kept for direct callers
             raise ValueError(f"env pattern {spec.id!r} matches no registered environment")
         out += [spec.model_copy(update={"id": i, "weight": spec.weight / len(ids)}) for i in ids]
     return out
@@ -118,6 +118,10 @@ class TaskStream:
             if task is not None:
                 return task
         raise RuntimeError(f"{MAX_SAMPLE_TRIES} task draws in a row failed: {dict(self.failures)}")
+
+    def sample_at(self, env_id: str, seed: int, difficulty: int) -> Task | None:
+        """One task of ``env_id`` at ``difficulty`` outside the stream's order (calibration probes)."""
+        return self._sample(env_id, seed, difficulty)
 
     def _sample(self, env_id: str, seed: int, difficulty: int) -> Task | None:
         if self.generator is not None:

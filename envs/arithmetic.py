@@ -67,8 +67,8 @@ class ArithmeticEnv(Environment):
 
 
 def _factory(op: str) -> Any:
-    def make(**options: Any) -> ArithmeticEnv:
-        return ArithmeticEnv(op=op, **options)
+    def make(max_value: int = 9, split: str = "all", test_fraction: float = 0.2) -> ArithmeticEnv:
+        return ArithmeticEnv(op=op, max_value=max_value, split=split, test_fraction=test_fraction)
 
     return make
 

@@ -127,7 +127,8 @@ class ReasoningGymEnvironment(Environment):
 
 
 def _list_infos() -> list[EnvInfo]:
-    return [EnvInfo(f"rg/{n}", "rg", 0, rg_max_level(n), f"reasoning-gym {n}") for n in rg_names()]
+    return [EnvInfo(f"rg/{n}", "rg", 0, rg_max_level(n), f"reasoning-gym {n}", isolated=True) for n in rg_names()]
 
 
-register_provider("rg", _list_infos, ReasoningGymEnvironment)
+# reasoning-gym generators reseed process-wide RNGs: keep them out of the trainer process
+register_provider("rg", _list_infos, ReasoningGymEnvironment, isolated=True)

@@ -158,7 +158,8 @@ class RLVEEnvironment(Environment):
 
 
 def _list_infos() -> list[EnvInfo]:
-    return [EnvInfo(f"rlve/{i}", "rlve", 0, None, f"RLVE-Gym {i}") for i in rlve_identifiers()]
+    return [EnvInfo(f"rlve/{i}", "rlve", 0, None, f"RLVE-Gym {i}", isolated=True) for i in rlve_identifiers()]
 
 
-register_provider("rlve", _list_infos, RLVEEnvironment)
+# rlve-gym generators reseed process-wide RNGs and time themselves out with threads
+register_provider("rlve", _list_infos, RLVEEnvironment, isolated=True)

@@ -171,7 +171,8 @@ class RSAAggregateEnv(Environment):
                     env_id=self.env_id, difficulty=0, seed=seed, reference=base.reference, meta=meta)
 
 
-@register_env("rsa/aggregate", source="rsa", max_difficulty=0, description="RSA round-1 aggregation prompts over stored rollouts")
+@register_env("rsa/aggregate", source="rsa", max_difficulty=0, description="RSA round-1 aggregation prompts over stored rollouts",
+              options_from=RSAAggregateEnv)
 def make_rsa_env(**options: Any) -> RSAAggregateEnv:
     """Options: rollouts_path, c, tail_chars, template_path, seed."""
     return RSAAggregateEnv(**options)

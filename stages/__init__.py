@@ -1,54 +1,11 @@
 """Stage kinds: small declarations of default envs, rewards and trainer settings.
 
-No training loop lives here; ``cascade.runner`` turns a declaration plus the YAML's
-overrides into a TRL trainer.
+The contract and registry live in ``stages.base``; the imports below register every
+built-in kind (one module each). A kind name defined twice is an error.
 """
 
-from __future__ import annotations
+from stages.base import STAGE_KINDS, VERIFIABLE_RL_DEFAULTS, StageKind, get_stage_kind, register_stage
 
-from dataclasses import dataclass, field
-from typing import Any, Literal
+from stages import behavioral_rl, math_code_rl, reasoning_warmup, rlve_curriculum, sft  # noqa: E402,F401  isort: skip
 
-
-@dataclass(frozen=True)
-class StageKind:
-    """What a stage kind trains on and how, before the YAML overrides anything."""
-
-    name: str
-    trainer: Literal["grpo", "sft"]
-    description: str
-    envs: list[dict[str, Any]]
-    rewards: list[dict[str, Any]] = field(default_factory=lambda: [{"name": "task"}])
-    curriculum: dict[str, Any] = field(default_factory=lambda: {"kind": "fixed"})
-    trainer_defaults: dict[str, Any] = field(default_factory=dict)
-    eval: dict[str, Any] | None = None  # default EvalSpec (cascade/eval_config.py); None: not evaluated
-
-
-STAGE_KINDS: dict[str, StageKind] = {}
-
-
-def register_stage(kind: StageKind) -> StageKind:
-    STAGE_KINDS[kind.name] = kind
-    return kind
-
-
-def get_stage_kind(name: str) -> StageKind:
-    if name not in STAGE_KINDS:
-        raise KeyError(f"unknown stage kind {name!r} (known: {', '.join(sorted(STAGE_KINDS))})")
-    return STAGE_KINDS[name]
-
-
-# The recipe shared by the verifiable-reward stages 1-3 (DESIGN.md, report §IV-B): Dr-GRPO
-# aggregation, no KL, MaxRL advantages with DAPO dynamic sampling, DPPO binary-TV (delta 0.1)
-# instead of ratio clipping, and the repetition gate. Router replay is on by default for ZAYA.
-VERIFIABLE_RL_DEFAULTS: dict[str, Any] = {
-    "loss_type": "dr_grpo",
-    "beta": 0.0,
-    "advantage_estimator": "maxrl",
-    "trust_region": "dppo_binary_tv",
-    "dppo_delta": 0.1,
-    "dynamic_sampling": True,
-    "degeneracy_gate": True,
-}
-
-from stages import behavioral_rl, math_code_rl, reasoning_warmup, rlve_curriculum, sft  # noqa: E402,F401
+__all__ = ["STAGE_KINDS", "VERIFIABLE_RL_DEFAULTS", "StageKind", "get_stage_kind", "register_stage"]

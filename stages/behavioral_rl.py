@@ -7,7 +7,7 @@ gate: task, normalize: sigmoid}}]`` (see configs/zaya1-8b.yaml). The default rew
 checkers alone, because a reward model is a checkpoint the config has to name.
 """
 
-from stages import StageKind, register_stage
+from stages.base import StageKind, register_stage
 
 KIND = register_stage(
     StageKind(

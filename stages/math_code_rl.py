@@ -7,7 +7,7 @@ The shipped RSA candidates are a small sample; for on-policy candidates write a 
 """
 
 from envs.shipped import data_file
-from stages import VERIFIABLE_RL_DEFAULTS, StageKind, register_stage
+from stages.base import VERIFIABLE_RL_DEFAULTS, StageKind, register_stage
 
 AUX_CODE = ["code/predict_output", "code/predict_input", "code/spec_to_code", "code/break_solution"]
 

@@ -7,7 +7,7 @@ per-stage c values are our choice, as the report gives only the end point.
 """
 
 from envs.shipped import data_file
-from stages import VERIFIABLE_RL_DEFAULTS, StageKind, register_stage
+from stages.base import VERIFIABLE_RL_DEFAULTS, StageKind, register_stage
 
 KIND = register_stage(
     StageKind(

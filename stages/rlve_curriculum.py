@@ -1,6 +1,6 @@
 """``rlve_curriculum`` (report stage 2): the RLVE-Gym environments with adaptive difficulty."""
 
-from stages import VERIFIABLE_RL_DEFAULTS, StageKind, register_stage
+from stages.base import VERIFIABLE_RL_DEFAULTS, StageKind, register_stage
 
 KIND = register_stage(
     StageKind(

@@ -3,7 +3,7 @@
 It gives a freshly built tiny policy the answer format, so later RL sees reward above zero.
 """
 
-from stages import StageKind, register_stage
+from stages.base import StageKind, register_stage
 
 KIND = register_stage(
     StageKind(

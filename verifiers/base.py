@@ -1,5 +1,8 @@
 """Verifier contract, the Verdict, and the verifier registry.
 
+This module imports none of its plug-ins: ``verifiers/__init__.py`` declares every
+built-in verifier by ``module:qualname``, imported on first lookup.
+
 Model output is hostile input: ``verify`` must never raise for a bad completion.
 ``verify_safely`` is the last line of defence that turns any exception that still
 escapes into a zero-reward Verdict, so a buggy verifier can never crash training.
@@ -11,6 +14,8 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
+
+from envs.registry import Registry, UnknownNameError
 
 
 @dataclass
@@ -46,43 +51,38 @@ class Verifier(ABC):
         """Return a Verdict; never raise because of ``completion``."""
 
 
-class UnknownVerifierError(KeyError):
-    def __str__(self) -> str:
-        return str(self.args[0])
+class UnknownVerifierError(UnknownNameError):
+    """A verifier name nothing registered or declared."""
 
 
-_VERIFIERS: dict[str, Callable[..., Verifier]] = {}
+VERIFIERS: Registry[type[Verifier]] = Registry("verifier")
 
 
 def register_verifier(name: str) -> Callable[[type[Verifier]], type[Verifier]]:
-    """Class decorator: register a Verifier subclass under ``name``."""
+    """Class decorator: register a Verifier subclass under ``name`` (a second, different class is an error)."""
 
     def deco(cls: type[Verifier]) -> type[Verifier]:
+        VERIFIERS.add(name, cls)
         cls.name = name
-        _VERIFIERS[name] = cls
         return cls
 
     return deco
 
 
-def _load_builtin_verifiers(name: str | None = None) -> None:
-    from verifiers.builtin import import_builtin  # importing a module registers its verifiers
-
-    import_builtin(name)
+def verifier_class(name: str) -> type[Verifier]:
+    """The class registered as ``name``, importing its module on first use."""
+    try:
+        return VERIFIERS.get(name)
+    except UnknownNameError as exc:
+        raise UnknownVerifierError(str(exc)) from None
 
 
 def get_verifier(name: str, **options: Any) -> Verifier:
-    if name not in _VERIFIERS:  # import only its module; all of them when the name is unknown
-        _load_builtin_verifiers(name)
-    if name not in _VERIFIERS:
-        known = ", ".join(sorted(_VERIFIERS))
-        raise UnknownVerifierError(f"unknown verifier {name!r} (known: {known})")
-    return _VERIFIERS[name](**options)
+    return verifier_class(name)(**options)
 
 
 def list_verifiers() -> list[str]:
-    _load_builtin_verifiers()
-    return sorted(_VERIFIERS)
+    return VERIFIERS.names()
 
 
 def verify_safely(verifier: Verifier, completion: Any, payload: Any) -> Verdict:

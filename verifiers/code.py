@@ -52,6 +52,8 @@ def _tests_problem(payload: dict[str, Any]) -> str | None:
 class _SandboxVerifier(Verifier):
     """Shared option handling: sandbox limits plus retry count for infra failures."""
 
+    options_from = SandboxConfig  # what ``**options`` accepts, checked at config load
+
     def __init__(self, retries: int = 2, **options: Any) -> None:
         self.config = SandboxConfig.from_options(**options)
         self.retries = retries

@@ -11,7 +11,15 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
-from verifiers.base import Verdict, Verifier, get_verifier, list_verifiers, register_verifier, verify_safely
+from verifiers.base import (
+    Verdict,
+    Verifier,
+    get_verifier,
+    list_verifiers,
+    register_verifier,
+    verifier_class,
+    verify_safely,
+)
 
 Item = tuple[str, str, dict[str, Any]]  # (verifier name, completion, payload)
 
@@ -65,7 +73,7 @@ class _Worker:
 
     def ready(self) -> int:
         """Import every built-in verifier now, so start-up is not charged to the first item's deadline."""
-        return len(list_verifiers())
+        return len([verifier_class(name) for name in list_verifiers()])
 
     def verify(self, item: Item) -> dict[str, Any]:
         return self._cache.run(item).to_dict()

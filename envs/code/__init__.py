@@ -44,6 +44,7 @@ class _CodeEnv(Environment):
     source = "code"
     verifier = "code"
     description = ""
+    options_from = staticmethod(load_problems)  # what ``**options`` accepts, checked at config load
 
     def __init__(self, max_tests: int | None = None, **options: Any) -> None:
         loader = {k: options[k] for k in _LOADER_KEYS if options.get(k) is not None}

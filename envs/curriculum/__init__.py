@@ -1,7 +1,13 @@
 """Curricula: which environment and difficulty come next, learned from rollout verdicts."""
 
 from envs.curriculum.calibration import LogisticPosterior, calibrate
-from envs.curriculum.controllers import CONTROLLERS, DifficultyController, RLVEController, ZayaController
+from envs.curriculum.controllers import (
+    CONTROLLERS,
+    DifficultyController,
+    RLVEController,
+    ZayaController,
+    register_controller,
+)
 from envs.curriculum.curriculum import Curriculum, make_curriculum
 from envs.curriculum.sampling import EnvSampler, select_env_ids
 
@@ -15,5 +21,6 @@ __all__ = [
     "ZayaController",
     "calibrate",
     "make_curriculum",
+    "register_controller",
     "select_env_ids",
 ]

@@ -7,10 +7,13 @@ dicts of ints/floats, so ``state_dict()`` is JSON as is.
 
 from __future__ import annotations
 
+import inspect
 import random
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from typing import Any
+
+from envs.registry import Registry
 
 Bounds = tuple[int, int | None]
 
@@ -157,4 +160,17 @@ class ZayaController(DifficultyController):
             st["d"] = self.clamp(env_id, st["d"] - 1)
 
 
-CONTROLLERS: dict[str, type[DifficultyController]] = {"rlve": RLVEController, "zaya": ZayaController}
+CONTROLLERS: Registry[type[DifficultyController]] = Registry("curriculum controller")
+for _cls in (RLVEController, ZayaController):
+    CONTROLLERS.add(_cls.name, _cls)
+
+
+def register_controller(cls: type[DifficultyController]) -> type[DifficultyController]:
+    """Class decorator: register a controller under its ``name`` (a repeated name is an error)."""
+    return CONTROLLERS.add(cls.name, cls)
+
+
+def controller_options(kind: str) -> tuple[str, ...]:
+    """The controller's own constructor options (besides ``initial_difficulty`` and ``bounds``)."""
+    params = inspect.signature(CONTROLLERS.get(kind)).parameters
+    return tuple(p for p in params if p not in ("initial_difficulty", "bounds"))

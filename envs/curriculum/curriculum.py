@@ -11,13 +11,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from envs.curriculum.calibration import PassRateFn, calibrate
-from envs.curriculum.controllers import CONTROLLERS, Bounds, DifficultyController
+from envs.curriculum.controllers import CONTROLLERS, Bounds, DifficultyController, controller_options
 from envs.curriculum.sampling import EnvSampler, select_env_ids
-
-_CONTROLLER_OPTIONS = {
-    "rlve": ("window", "min_samples", "group_size", "prompts_per_check", "promote_accuracy"),
-    "zaya": ("promote_pass_rate", "demote_pass_rate"),
-}
 
 
 def _passed(value: Any, threshold: float) -> bool:
@@ -138,14 +133,14 @@ def make_curriculum(kind: str, env_ids: Sequence[str], **options: Any) -> Curric
     ({env: [min, max]}; default from the registry) and the controller's own options.
     """
     if kind not in CONTROLLERS:
-        raise ValueError(f"unknown curriculum {kind!r} (known: {', '.join(sorted(CONTROLLERS))})")
+        raise ValueError(f"unknown curriculum {kind!r} (known: {', '.join(CONTROLLERS.names())})")
     opts = dict(options)
     train, held = select_env_ids(list(env_ids), opts.pop("include", None), opts.pop("exclude", None),
                                  opts.pop("held_out", None))
     bounds = opts.pop("bounds", None)
     bounds = {k: (int(v[0]), None if v[1] is None else int(v[1])) for k, v in bounds.items()} if bounds else None
-    controller_kwargs = {k: opts.pop(k) for k in _CONTROLLER_OPTIONS[kind] if k in opts}
-    controller = CONTROLLERS[kind](
+    controller_kwargs = {k: opts.pop(k) for k in controller_options(kind) if k in opts}
+    controller = CONTROLLERS.get(kind)(
         initial_difficulty=int(opts.pop("initial_difficulty", 0)),
         bounds=bounds if bounds is not None else _registry_bounds(train),
         **controller_kwargs,

@@ -113,7 +113,8 @@ def _origin(path: str | Path) -> str:
         return str(path)
 
 
-@register_env("data/math", source="datasets", description="math problems from a local file or hub dataset")
+@register_env("data/math", source="datasets", description="math problems from a local file or hub dataset",
+              options_from=DatasetEnvironment)
 def make_math_env(**options: Any) -> DatasetEnvironment:
     """Options: path | hf, columns, split, filters, seed, system_prompt, verifier, prompt_template."""
     return DatasetEnvironment(**options)
@@ -126,9 +127,11 @@ def _preset(filename: str, **defaults: Any) -> Any:
     return make
 
 
-register_env("data/tiny_arith", source="datasets", max_difficulty=2, description="one-step arithmetic shipped in data/math")(
+register_env("data/tiny_arith", source="datasets", max_difficulty=2, description="one-step arithmetic shipped in data/math",
+             options_from=DatasetEnvironment)(
     _preset("tiny_arith.jsonl", columns={"difficulty": "difficulty"})
 )
-register_env("data/competition_sample", source="datasets", description="40 hand-written competition-style problems")(
+register_env("data/competition_sample", source="datasets", description="40 hand-written competition-style problems",
+             options_from=DatasetEnvironment)(
     _preset("competition_sample.jsonl")
 )

@@ -63,3 +63,22 @@ def make_mixture(children: Sequence[dict[str, Any]], salt: int | str = 0) -> Mix
             raise ValueError(f"each mixture child needs 'env' and 'weight': {spec}")
         built.append((get_env(spec["env"], **dict(spec.get("options") or {})), spec["weight"]))
     return MixtureEnvironment(built, salt)
+
+
+def _check_children(options: dict[str, Any]) -> list[tuple[str, str]]:
+    """Config-load check of each child's env id and options (the mixture's own are bound already)."""
+    from envs.base import ENVS, PROVIDERS
+
+    problems: list[tuple[str, str]] = []
+    children = options.get("children")
+    for i, child in enumerate(children if isinstance(children, list) else []):
+        if not isinstance(child, dict) or "env" not in child or "weight" not in child:
+            problems.append((f"children[{i}]", "each mixture child needs 'env' and 'weight'"))
+            continue
+        env_id = str(child["env"])
+        if env_id not in ENVS and env_id.split("/", 1)[0] not in PROVIDERS:
+            problems.append((f"children[{i}].env", f"unknown environment {env_id!r}"))
+    return problems
+
+
+make_mixture.check_options = _check_children  # type: ignore[attr-defined]

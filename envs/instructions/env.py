@@ -136,14 +136,16 @@ class InstructionEnv(Environment):
 
 
 @register_env("if/simple", source="instructions", max_difficulty=2,
-              description="chat prompts with 1-3 IFEval constraints (options: path, instruction_ids, ...)")
+              description="chat prompts with 1-3 IFEval constraints (options: path, instruction_ids, ...)",
+              options_from=InstructionEnv)
 def simple_env(**options: Any) -> InstructionEnv:
     options = {"min_constraints": 1, "max_constraints": 3, "pool": "ifeval", **options}
     return InstructionEnv(**options)
 
 
 @register_env("if/hard", source="instructions", max_difficulty=2,
-              description="IFBench-like: 3-5 constraints, at least 2 out-of-distribution (IFBench) ones")
+              description="IFBench-like: 3-5 constraints, at least 2 out-of-distribution (IFBench) ones",
+              options_from=InstructionEnv)
 def hard_env(**options: Any) -> InstructionEnv:
     options = {"min_constraints": 3, "max_constraints": 5, "pool": "all", "min_rare": 2, **options}
     return InstructionEnv(**options)
