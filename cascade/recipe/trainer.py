@@ -24,6 +24,7 @@ from cascade.recipe import degeneracy, dynamic_sampling as ds
 from cascade.recipe.advantages import grpo_advantages, maxrl_advantages
 from cascade.recipe.checks import check_recipe_for_model
 from cascade.recipe.config import CascadeGRPOConfig
+from cascade.recipe.effect import recipe_in_effect
 from cascade.recipe.length_bonus import length_bonus
 from cascade.recipe.router_replay import RouterRecorder, align_routes
 from cascade.recipe.router_telemetry import balancing_bias_step, expert_loads, routing_metrics
@@ -41,12 +42,12 @@ class CascadeGRPOTrainer(GRPOTrainer):
         if not isinstance(cfg, CascadeGRPOConfig):
             raise TypeError("CascadeGRPOTrainer needs a CascadeGRPOConfig")
         model_type = getattr(self.model.config, "model_type", "")
-        problems = check_recipe_for_model(cfg, model_type)
+        problems = check_recipe_for_model(cfg, model_type, num_processes=self.accelerator.num_processes)
         if problems:
             raise ValueError("recipe config does not fit this policy: " + "; ".join(problems))
         zaya = model_type == "zaya"
-        self.router_replay = zaya if cfg.router_replay is None else cfg.router_replay
-        self.router_replay = self.router_replay and not (cfg.use_vllm or cfg.use_transformers_continuous_batching)
+        # never downgraded here: a replay that cannot apply failed above unless allow_inactive lists it
+        self.router_replay = recipe_in_effect(cfg, model_type or None)["router_replay"]["active"]
         wants_routes = self.router_replay or (zaya and (cfg.router_telemetry or cfg.router_bias_update_rate > 0))
         self._router = RouterRecorder(self.accelerator.unwrap_model(self.model)) if wants_routes else None
         if cfg.trust_region == "dppo_binary_tv":  # no ratio clipping: the binary-TV mask is the trust region
