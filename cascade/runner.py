@@ -20,6 +20,7 @@ from cascade.config import CascadeConfig, EnvSpec, RewardSpec, StageConfig
 from cascade.curricula import build_curriculum
 from cascade.filtering import filter_by_pass_rate
 from cascade.policy import load_policy, save_policy
+from cascade.recipe.stage_recipe import trainer_recipe
 from cascade.rewards import build_rewards
 from cascade.task_stream import TaskStream, as_chat, expand_env_specs
 from cascade.trainer_config import build_trainer_args
@@ -109,6 +110,7 @@ def run_stage(cfg: CascadeConfig, stage_name: str, init_checkpoint: str | None) 
             if stage.filter.enabled:
                 extra["filter"] = _filter_stream(stage, path, model, tokenizer, stream, pool)
             trainer = _grpo_trainer(cfg, kind, stage, path, model, tokenizer, stream, resume, pool, reward_specs)
+            extra["recipe"] = trainer_recipe(trainer, stage)  # logged now, kept in the manifest
         trainer.train(resume_from_checkpoint=resume)
     finally:
         close_rewards(trainer)

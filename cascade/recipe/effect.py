@@ -11,7 +11,8 @@ under the stage's ``recipe`` key and printed per stage by ``cascade plan --json`
 from __future__ import annotations
 
 import logging
-from typing import Any
+import sys
+from typing import Any, TextIO
 
 log = logging.getLogger(__name__)
 
@@ -130,8 +131,8 @@ def _optimizer(args: Any) -> dict[str, Any]:
     if sharded:
         return _row(False, True, "optimizer", "Muon orthogonalises whole 2-D weights; FSDP / DeepSpeed shard them",
                     optimizer="muon")
-    return _row(True, True, "optimizer", "Muon (momentum 0, match_rms_adamw LR) on 2-D matrices; AdamW on embeddings, "
-                "LM head, norms and biases", optimizer="muon", momentum=0.0, adjust_lr_fn="match_rms_adamw")
+    return _row(True, True, "optimizer", "Muon (momentum 0, match_rms_adamw LR) on 2-D weight matrices; AdamW on embeddings, "
+                "LM head, norms, biases and 3-D expert stacks (torch Muon is 2-D only)", optimizer="muon", momentum=0.0, adjust_lr_fn="match_rms_adamw")
 
 
 def recipe_in_effect(
@@ -183,9 +184,12 @@ def format_table(rows: dict[str, dict[str, Any]]) -> str:
     return "recipe in effect:\n" + "\n".join(lines)
 
 
-def log_recipe_in_effect(rows: dict[str, dict[str, Any]], stage: str) -> None:
-    """Log the table at stage start, and each allowed-inactive switch on its own warning line."""
-    log.info("stage %s %s", stage, format_table(rows))
+def log_recipe_in_effect(rows: dict[str, dict[str, Any]], stage: str, stream: TextIO | None = None) -> None:
+    """Write the table at stage start (stderr: it shows in the driver and in Ray worker logs alike),
+    then each allowed-inactive switch on its own line, also as a logging warning."""
+    out = stream or sys.stderr
+    print(f"[{stage}] {format_table(rows)}", file=out, flush=True)
     for name, row in rows.items():
         if row["requested"] and not row["active"]:
+            print(f"[{stage}] inactive (allow_inactive): {name}: {row['why']}", file=out, flush=True)
             log.warning("stage %s: %s is inactive (allow_inactive): %s", stage, name, row["why"])

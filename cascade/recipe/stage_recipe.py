@@ -7,7 +7,7 @@ import warnings
 from pathlib import Path
 from typing import Any
 
-from cascade.recipe.effect import inactive_problems, recipe_in_effect
+from cascade.recipe.effect import inactive_problems, log_recipe_in_effect, recipe_in_effect
 
 
 # Resolved as cascade.runner does, with its CPU hardware layer so a GPU config resolves on any machine
@@ -73,3 +73,11 @@ def check_stage_recipes(cfg: Any) -> list[tuple[str, str]]:
         rows = recipe_in_effect(args, guess_model_type(cfg.policy.name_or_path), stage_generation(stage))
         problems.extend((f"stages[{i}].trainer.{key}", msg) for key, msg in inactive_problems(rows, args.allow_inactive))
     return problems
+
+
+def trainer_recipe(trainer: Any, stage: Any) -> dict[str, dict[str, Any]]:
+    """The table for a built trainer (its real model type and process count), logged at stage start."""
+    model_type = getattr(trainer.model.config, "model_type", None)
+    rows = recipe_in_effect(trainer.args, model_type, stage_generation(stage), num_processes=trainer.accelerator.num_processes)
+    log_recipe_in_effect(rows, stage.name)
+    return rows

@@ -26,6 +26,7 @@ from cascade.recipe.checks import check_recipe_for_model
 from cascade.recipe.config import CascadeGRPOConfig
 from cascade.recipe.effect import recipe_in_effect
 from cascade.recipe.length_bonus import length_bonus
+from cascade.recipe.muon import build_muon_optimizer
 from cascade.recipe.router_replay import RouterRecorder, align_routes
 from cascade.recipe.router_telemetry import balancing_bias_step, expert_loads, routing_metrics
 from cascade.recipe.trust_region import dppo_keep_mask, masked_fraction, stop_gradient_outside
@@ -281,3 +282,11 @@ class CascadeGRPOTrainer(GRPOTrainer):
 
     def _mode(self) -> str:
         return "train" if self.model.training else "eval"
+
+    # ---- optimizer: Muon (report §IV-B1) -----------------------------------------------------
+    def create_optimizer(self, model=None):
+        """``optimizer=muon``: build Muon + AdamW here; transformers' create_optimizer then keeps it."""
+        if self.args.optimizer == "muon" and self.optimizer is None:
+            opt_model = self.model if model is None else model
+            self.optimizer = build_muon_optimizer(opt_model, self.args, self.get_decay_parameter_names(opt_model))
+        return super().create_optimizer(model)
