@@ -110,3 +110,32 @@ def test_refill_under_several_processes_and_unknown_policy(tmp_path):
     assert masked["dynamic_sampling"]["active"] is True and masked["dynamic_sampling"]["refill"] is False
     unknown = recipe_in_effect(args, None)["router_replay"]  # model type known only at load: not asked for yet
     assert unknown["requested"] is False and "unknown" in unknown["why"]
+
+
+# What the report uses per stage (§IV-B). router_replay and dppo are the two it uses that cannot act
+# with TRL's vLLM generation today (no routes, no behaviour log-probs); zaya1-8b.yaml lists them in
+# allow_inactive until the rollout engine (issue #12) supplies both. Then they move to REPORT_ON.
+REPORT_ON = {
+    "verifiable": {"advantage_estimator", "aggregation", "dynamic_sampling", "length_bonus", "degeneracy_gate", "optimizer"},
+    "behavioral_rl": {"advantage_estimator", "aggregation", "optimizer"},
+}
+WAITING_FOR_ENGINE = {"router_replay", "dppo"}
+
+
+def test_zaya1_8b_runs_every_switch_the_report_uses(root):
+    from cascade.runner import _layers
+    from cascade.trainer_config import build_trainer_args
+    from stages import get_stage_kind
+
+    cfg = load_config(root / "configs" / "zaya1-8b.yaml")
+    for stage in cfg.stages:
+        kind = get_stage_kind(stage.kind)
+        args = build_trainer_args("grpo", _layers(cfg, kind, stage), "/tmp/unused", seed=cfg.seed)
+        rows = recipe_in_effect(args, "zaya")
+        on = REPORT_ON["behavioral_rl" if stage.kind == "behavioral_rl" else "verifiable"]
+        assert {k for k, r in rows.items() if r["active"]} == on, stage.name
+        waiting = WAITING_FOR_ENGINE if stage.kind != "behavioral_rl" else {"router_replay"}
+        assert {k for k, r in rows.items() if r["requested"] and not r["active"]} == waiting, stage.name
+        assert rows["kl"]["beta"] == 0.0 and rows["aggregation"]["loss_type"] == ("grpo" if stage.kind == "behavioral_rl" else "dr_grpo")
+        assert rows["optimizer"]["optimizer"] == "muon" and rows["optimizer"]["momentum"] == 0.0
+        assert stage_recipe(cfg, stage) == rows  # the load-time check sees the table the runner logs
