@@ -51,6 +51,9 @@ def test_every_stage_is_done_with_a_loadable_checkpoint(tiny_run):
     for before, after in zip(STAGES, STAGES[1:]):
         assert stages[after]["init_checkpoint"] == stages[before]["checkpoint"]
     assert "cascade summary" in proc.stdout
+    for name in STAGES[1:]:  # the recipe in effect, as logged at stage start (tiny.yaml: DPPO on-policy, allowed)
+        recipe = stages[name]["recipe"]
+        assert recipe["router_replay"]["active"] and not recipe["dppo"]["active"], (name, recipe)
     assert (run_dir / "config.yaml").is_file() and (run_dir / "report.md").is_file()
 
 

@@ -139,3 +139,17 @@ def test_zaya1_8b_runs_every_switch_the_report_uses(root):
         assert rows["kl"]["beta"] == 0.0 and rows["aggregation"]["loss_type"] == ("grpo" if stage.kind == "behavioral_rl" else "dr_grpo")
         assert rows["optimizer"]["optimizer"] == "muon" and rows["optimizer"]["momentum"] == 0.0
         assert stage_recipe(cfg, stage) == rows  # the load-time check sees the table the runner logs
+
+
+def test_stage_start_log_shows_the_table_and_each_allowed_inactive_switch(tmp_path, caplog):
+    import io
+
+    from cascade.recipe.effect import log_recipe_in_effect
+
+    rows = recipe_in_effect(_args(tmp_path, trust_region="dppo_binary_tv", allow_inactive=["dppo"]), "zaya")
+    out = io.StringIO()
+    log_recipe_in_effect(rows, "rl", stream=out)
+    assert out.getvalue().startswith("[rl] recipe in effect:") and out.getvalue().count("\n") == len(SWITCHES) + 1
+    assert [r.getMessage() for r in caplog.records if r.levelname == "WARNING"] == [
+        f"stage rl: dppo is inactive (allow_inactive): {rows['dppo']['why']}"
+    ]

@@ -186,10 +186,8 @@ def format_table(rows: dict[str, dict[str, Any]]) -> str:
 
 def log_recipe_in_effect(rows: dict[str, dict[str, Any]], stage: str, stream: TextIO | None = None) -> None:
     """Write the table at stage start (stderr: it shows in the driver and in Ray worker logs alike),
-    then each allowed-inactive switch on its own line, also as a logging warning."""
-    out = stream or sys.stderr
-    print(f"[{stage}] {format_table(rows)}", file=out, flush=True)
+    then a logging warning per allowed-inactive switch."""
+    print(f"[{stage}] {format_table(rows)}", file=stream or sys.stderr, flush=True)
     for name, row in rows.items():
         if row["requested"] and not row["active"]:
-            print(f"[{stage}] inactive (allow_inactive): {name}: {row['why']}", file=out, flush=True)
             log.warning("stage %s: %s is inactive (allow_inactive): %s", stage, name, row["why"])
