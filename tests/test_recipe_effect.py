@@ -42,6 +42,7 @@ CANNOT_APPLY = [
     ("router_replay", {**OFF_POLICY, "router_replay": True}, "llama", "router_replay", "needs a ZAYA policy"),
     ("dppo", {}, None, "trust_region", "on-policy"),
     ("optimizer", {**OFF_POLICY, "optimizer": "muon", "fsdp": "full_shard"}, None, "optimizer", "FSDP"),
+    ("optimizer", {**OFF_POLICY, "optimizer": "muon", "optim": "adafactor"}, None, "optim", "would be ignored"),
 ]
 
 

@@ -28,6 +28,7 @@ BEHAVIOUR_LOGPROB_BACKENDS = {"hf", "vllm"}
 # Most training processes dynamic-sampling refills support (the refill splices one process's batch).
 REFILL_MAX_PROCESSES = 1
 
+_TORCH_ADAMW = {"adamw_torch", "adamw_torch_fused"}
 _AGGREGATION = {
     "grpo": "per-sequence token mean, then batch mean",
     "bnpo": "token mean over the local batch",
@@ -127,6 +128,10 @@ def _optimizer(args: Any) -> dict[str, Any]:
     name = getattr(args, "optimizer", "adamw")
     if name != "muon":
         return _row(True, True, "optimizer", f"transformers' optim={getattr(args.optim, 'value', args.optim)}", optimizer=name)
+    optim = str(getattr(args.optim, "value", args.optim))
+    if optim not in _TORCH_ADAMW:  # the AdamW half is torch.optim.AdamW; another `optim` would be ignored
+        return _row(False, True, "optim", f"optim={optim} would be ignored: optimizer=muon uses torch AdamW beside Muon",
+                    optimizer="muon")
     sharded = bool(args.fsdp) or bool(args.deepspeed)
     if sharded:
         return _row(False, True, "optimizer", "Muon orthogonalises whole 2-D weights; FSDP / DeepSpeed shard them",
