@@ -66,12 +66,12 @@ def test_allow_inactive_loads_and_the_table_says_why(tmp_path, switch, trainer, 
     assert f"{switch:<20} OFF" in format_table(rows)
 
 
-def test_allow_inactive_must_name_a_switch_that_is_inactive(tmp_path):
+def test_allow_inactive_must_name_a_switch(tmp_path):
     result = CliRunner().invoke(app, ["stage", str(_config(tmp_path, {"allow_inactive": ["dppo", "kl_typo"]})), "rl"])
     assert result.exit_code == 2 and "stages[1].trainer.allow_inactive: unknown switch 'kl_typo'" in result.output
-    stale = _config(tmp_path, {**OFF_POLICY, "allow_inactive": ["dppo"]})  # off-policy: DPPO acts
-    result = CliRunner().invoke(app, ["stage", str(stale), "rl"])
-    assert result.exit_code == 2 and "'dppo' is active here; remove it from allow_inactive" in result.output
+    needless = load_config(_config(tmp_path, {**OFF_POLICY, "allow_inactive": ["dppo"]}))  # off-policy: DPPO acts
+    row = stage_recipe(needless, needless.stages[1])["dppo"]
+    assert row["active"] and row["why"].endswith("(listed in allow_inactive, not needed here)")
 
 
 def _args(tmp_path: Path, **kw) -> CascadeGRPOConfig:
@@ -104,23 +104,26 @@ def test_engine_rollouts_supply_dppo_reference_but_not_routes(tmp_path):
 def test_refill_under_several_processes_and_unknown_policy(tmp_path):
     args = _args(tmp_path, dynamic_sampling=True, dynamic_sampling_max_refills=2)
     rows = recipe_in_effect(args, "zaya", num_processes=2)
-    assert rows["dynamic_sampling"]["active"] is False and rows["dynamic_sampling"]["refill"] is False
-    assert any("dynamic_sampling_max_refills: dynamic_sampling cannot apply" in p
-               for p in check_recipe_for_model(args, "zaya", num_processes=2))
+    if hasattr(args, "dppo_ratio_cap"):  # issue #13's rank-consistent refill: any number of processes
+        assert rows["dynamic_sampling"]["active"] and rows["dynamic_sampling"]["refill"]
+    else:
+        assert rows["dynamic_sampling"]["active"] is False and rows["dynamic_sampling"]["refill"] is False
+        assert any("dynamic_sampling_max_refills: dynamic_sampling cannot apply" in p
+                   for p in check_recipe_for_model(args, "zaya", num_processes=2))
     masked = recipe_in_effect(_args(tmp_path, dynamic_sampling=True, dynamic_sampling_max_refills=0), "zaya", num_processes=2)
     assert masked["dynamic_sampling"]["active"] is True and masked["dynamic_sampling"]["refill"] is False
     unknown = recipe_in_effect(args, None)["router_replay"]  # model type known only at load: not asked for yet
     assert unknown["requested"] is False and "unknown" in unknown["why"]
 
 
-# What the report uses per stage (§IV-B). router_replay and dppo are the two it uses that cannot act
-# with TRL's vLLM generation today (no routes, no behaviour log-probs); zaya1-8b.yaml lists them in
-# allow_inactive until the rollout engine (issue #12) supplies both. Then they move to REPORT_ON.
+# What the report uses per stage (§IV-B). Router replay cannot act with TRL's vLLM generation (vLLM
+# does not return its routes): zaya1-8b.yaml lists it in allow_inactive until the rollout engine (issue
+# #12) returns them. DPPO acts under vLLM once its reference is vLLM's sampling log-probs (issue #13's
+# DPPO, marked by `dppo_ratio_cap`); before that its reference is the on-policy recomputation.
 REPORT_ON = {
     "verifiable": {"advantage_estimator", "aggregation", "dynamic_sampling", "length_bonus", "degeneracy_gate", "optimizer"},
     "behavioral_rl": {"advantage_estimator", "aggregation", "optimizer"},
 }
-WAITING_FOR_ENGINE = {"router_replay", "dppo"}
 
 
 def test_zaya1_8b_runs_every_switch_the_report_uses(root):
@@ -133,9 +136,11 @@ def test_zaya1_8b_runs_every_switch_the_report_uses(root):
         kind = get_stage_kind(stage.kind)
         args = build_trainer_args("grpo", _layers(cfg, kind, stage), "/tmp/unused", seed=cfg.seed)
         rows = recipe_in_effect(args, "zaya")
-        on = REPORT_ON["behavioral_rl" if stage.kind == "behavioral_rl" else "verifiable"]
+        verifiable = stage.kind != "behavioral_rl"
+        dppo_acts = verifiable and hasattr(args, "dppo_ratio_cap")
+        on = REPORT_ON["verifiable" if verifiable else "behavioral_rl"] | ({"dppo"} if dppo_acts else set())
         assert {k for k, r in rows.items() if r["active"]} == on, stage.name
-        waiting = WAITING_FOR_ENGINE if stage.kind != "behavioral_rl" else {"router_replay"}
+        waiting = {"router_replay"} | ({"dppo"} if verifiable and not dppo_acts else set())
         assert {k for k, r in rows.items() if r["requested"] and not r["active"]} == waiting, stage.name
         assert rows["kl"]["beta"] == 0.0 and rows["aggregation"]["loss_type"] == ("grpo" if stage.kind == "behavioral_rl" else "dr_grpo")
         assert rows["optimizer"]["optimizer"] == "muon" and rows["optimizer"]["momentum"] == 0.0

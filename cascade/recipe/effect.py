@@ -25,8 +25,16 @@ SWITCHES = (
 ROUTE_RECORDING_BACKENDS = {"trainer"}
 # Engines that return the sampling policy's own log-probs with each rollout (DPPO's reference).
 BEHAVIOUR_LOGPROB_BACKENDS = {"hf", "vllm"}
-# Most training processes dynamic-sampling refills support (the refill splices one process's batch).
+# Most training processes dynamic-sampling refills support (the refill splices one process's batch);
+# the rank-consistent refill of issue #13 lifts the limit.
 REFILL_MAX_PROCESSES = 1
+
+
+def _recipe_fidelity(args: Any) -> bool:
+    """Issue #13's recipe trainer is in this CascadeGRPOConfig (marked by its ``dppo_ratio_cap`` field):
+    DPPO takes the batch's sampling log-probs (vLLM's, an engine's) as its reference when present,
+    refill runs on any number of processes, and zero spread is tested on reward + length bonus."""
+    return hasattr(args, "dppo_ratio_cap")
 
 _TORCH_ADAMW = {"adamw_torch", "adamw_torch_fused"}
 _AGGREGATION = {
@@ -72,6 +80,8 @@ def _behaviour_logprobs(args: Any, backend: str) -> tuple[str, bool]:
     """DPPO's reference policy and whether it can differ from the policy being trained."""
     if backend in BEHAVIOUR_LOGPROB_BACKENDS:
         return f"behaviour log-probs returned by the {backend} rollout engine", True
+    if backend == "trl-vllm" and _recipe_fidelity(args):
+        return "vLLM's sampling log-probs (TRL's sampling_per_token_logps)", True
     generate_every = args.steps_per_generation * args.num_iterations
     # TRL recomputes old log-probs only when a rollout outlives an optimizer step (grpo_trainer.py).
     off_policy = args.gradient_accumulation_steps % generate_every != 0
@@ -102,11 +112,12 @@ def _advantages(args: Any) -> dict[str, Any]:
 
 
 def _dynamic_sampling(args: Any, num_processes: int) -> dict[str, Any]:
-    spread_on = getattr(args, "dynamic_sampling_spread_on", "total reward after the degeneracy gate")
+    bonus = _recipe_fidelity(args) and args.length_bonus_c > 0
+    spread_on = "reward + length bonus" if bonus else "reward (after the degeneracy gate)"
     if not args.dynamic_sampling:
         return _row(False, False, "dynamic_sampling", "dynamic_sampling=false", refill=False)
     refills = args.dynamic_sampling_max_refills
-    if refills > 0 and num_processes > REFILL_MAX_PROCESSES:
+    if refills > 0 and num_processes > REFILL_MAX_PROCESSES and not _recipe_fidelity(args):
         why = f"refill supports at most {REFILL_MAX_PROCESSES} training process(es), this stage runs {num_processes}"
         return _row(False, True, "dynamic_sampling_max_refills", why, spread_on=spread_on, refill=False)
     how = f"refilled from fresh prompts (<= {refills} rounds)" if refills else "masked (dynamic_sampling_max_refills=0)"
@@ -118,8 +129,8 @@ def _length_bonus(args: Any) -> dict[str, Any]:
     if c <= 0:
         return _row(False, False, "length_bonus_c", "length_bonus_c=0", c=c)
     gates = ["correct rollout", "group solve rate p > 1/G"]
-    if getattr(args, "length_bonus_accuracy_tolerance", None) is not None:
-        gates.append(f"p > running max p* - {args.length_bonus_accuracy_tolerance} per source")
+    if getattr(args, "length_bonus_acc_tolerance", None) is not None:
+        gates.append(f"p > running max p*_s - {args.length_bonus_acc_tolerance} per source")
     return _row(True, True, "length_bonus_c", "c*p*m*lambda added to the advantage numerator", c=c,
                 tolerance=args.length_bonus_tolerance, gates=gates)
 
@@ -164,6 +175,8 @@ def recipe_in_effect(
     for name, row in rows.items():
         if row["requested"] and not row["active"] and name in allowed:
             row["why"] += " (allowed by allow_inactive)"
+        elif name in allowed:
+            row["why"] += " (listed in allow_inactive, not needed here)"
     return rows
 
 
@@ -174,8 +187,6 @@ def inactive_problems(rows: dict[str, dict[str, Any]], allow_inactive: list[str]
     for name, row in rows.items():
         if row["requested"] and not row["active"] and name not in allowed:
             problems.append((row["key"], f"{name} cannot apply: {row['why']} (or list {name!r} in allow_inactive)"))
-        elif name in allowed and row["active"]:
-            problems.append(("allow_inactive", f"{name!r} is active here; remove it from allow_inactive"))
     return problems
 
 
