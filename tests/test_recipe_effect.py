@@ -81,11 +81,13 @@ def _args(tmp_path: Path, **kw) -> CascadeGRPOConfig:
 
 def test_rows_follow_the_config(tmp_path):
     rows = recipe_in_effect(_args(tmp_path, trust_region="dppo_binary_tv", num_iterations=2, dynamic_sampling=True,
-                                  length_bonus_c=0.5, beta=0.04, advantage_estimator="maxrl", loss_type="dr_grpo"), "zaya")
+                                  length_bonus_c=0.5, beta=0.0, advantage_estimator="maxrl", loss_type="dr_grpo"), "zaya")
     assert list(rows) == list(SWITCHES)
-    assert all(rows[k]["active"] for k in ("router_replay", "dppo", "dynamic_sampling", "length_bonus", "kl"))
+    assert all(rows[k]["active"] for k in ("router_replay", "dppo", "dynamic_sampling", "length_bonus"))
     assert rows["dppo"]["delta"] == 0.1 and "trainer recomputation" in rows["dppo"]["reference"]
-    assert rows["dynamic_sampling"]["refill"] is True and rows["kl"]["beta"] == 0.04
+    assert rows["dynamic_sampling"]["refill"] is True and rows["kl"]["active"] is False
+    kl = recipe_in_effect(_args(tmp_path, beta=0.04), "zaya")["kl"]
+    assert kl["active"] and kl["requested"] and kl["beta"] == 0.04
     assert rows["aggregation"]["loss_type"] == "dr_grpo" and rows["advantage_estimator"]["estimator"] == "maxrl"
     assert rows["degeneracy_gate"]["active"] is False and rows["degeneracy_gate"]["requested"] is False
     assert rows["optimizer"]["optimizer"] == "adamw"
