@@ -121,3 +121,15 @@ def test_muon_state_survives_save_and_resume(tmp_path):
     # AdamW counts steps in its state: 3 only if the two saved steps were loaded back (fresh state: 1)
     assert {v["step"].item() for v in after["adamw"]["state"].values()} == {3.0}
     assert after["muon"]["param_groups"][0]["momentum"] == 0.0 and after["muon"]["state"]
+
+
+def test_one_scheduler_drives_both_learning_rates(tmp_path):
+    from transformers import get_scheduler
+
+    model, _ = build_tiny_policy()
+    opt = build_muon_optimizer(model, _args(tmp_path), [])
+    sched = get_scheduler("linear", optimizer=opt, num_warmup_steps=0, num_training_steps=4)
+    opt.step()
+    sched.step()
+    lrs = {name: [g["lr"] for g in inner.param_groups] for name, inner in opt.inner.items()}
+    assert lrs == {"muon": [LR * 0.75], "adamw": [LR * 0.75] * len(opt.inner["adamw"].param_groups)}
