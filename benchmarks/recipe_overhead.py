@@ -24,6 +24,7 @@ from trl import GRPOConfig, GRPOTrainer
 
 from cascade.policy import build_tiny_policy
 from cascade.recipe import CascadeGRPOConfig, CascadeGRPOTrainer
+from cascade.recipe.muon import build_muon_optimizer
 
 COMMON = dict(
     num_generations=4, per_device_train_batch_size=8, max_completion_length=8, report_to="none", use_cpu=True,
@@ -68,6 +69,23 @@ def _run(recipe: bool, steps: int) -> tuple[float, dict]:
     return statistics.mean(times), extra
 
 
+def _optimizer_step_ms(steps: int = 20) -> dict[str, float]:
+    """Bare optimizer-step cost on the tiny policy (random gradients, lr 0): Muon vs the plain side's AdamW."""
+    model, _ = build_tiny_policy()
+    for p in model.parameters():
+        p.grad = torch.randn_like(p)
+    args = CascadeGRPOConfig(output_dir=tempfile.gettempdir(), use_cpu=True, bf16=False, learning_rate=0.0)
+    optimizers = {"muon": build_muon_optimizer(model, args, []), "adamw": torch.optim.AdamW(model.parameters(), lr=0.0)}
+    out = {}
+    for name, opt in optimizers.items():
+        opt.step()
+        start = time.perf_counter()
+        for _ in range(steps):
+            opt.step()
+        out[f"{name}_step_ms"] = (time.perf_counter() - start) / steps * 1000
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--repeats", type=int, default=5)
@@ -96,6 +114,7 @@ def main() -> None:
         "steps_per_run": opts.steps,
         "recipe_switches": RECIPE,
         "last_recipe_metrics": extra,
+        "optimizer_step_ms": _optimizer_step_ms(),
         "wall_s": time.perf_counter() - start,
     }
     print(json.dumps(result, indent=2))
