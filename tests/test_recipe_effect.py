@@ -37,7 +37,8 @@ def _llama_dir(tmp_path: Path) -> str:
 
 # (switch, trainer section, policy or None for tiny, the key the error names, words of the reason)
 CANNOT_APPLY = [
-    ("router_replay", {**OFF_POLICY, "use_vllm": True}, None, "router_replay", "trl-vllm"),
+    ("router_replay", {**OFF_POLICY, "use_vllm": True, "vllm_importance_sampling_correction": False}, None,
+     "router_replay", "trl-vllm"),
     ("router_replay", {**OFF_POLICY, "use_transformers_continuous_batching": True}, None, "router_replay", "continuous"),
     ("router_replay", {**OFF_POLICY, "router_replay": True}, "llama", "router_replay", "needs a ZAYA policy"),
     ("dppo", {}, None, "trust_region", "on-policy"),
