@@ -106,13 +106,9 @@ def test_engine_rollouts_supply_dppo_reference_but_not_routes(tmp_path):
 
 def test_refill_under_several_processes_and_unknown_policy(tmp_path):
     args = _args(tmp_path, dynamic_sampling=True, dynamic_sampling_max_refills=2)
-    rows = recipe_in_effect(args, "zaya", num_processes=2)
-    if hasattr(args, "dppo_ratio_cap"):  # issue #13's rank-consistent refill: any number of processes
-        assert rows["dynamic_sampling"]["active"] and rows["dynamic_sampling"]["refill"]
-    else:
-        assert rows["dynamic_sampling"]["active"] is False and rows["dynamic_sampling"]["refill"] is False
-        assert any("dynamic_sampling_max_refills: dynamic_sampling cannot apply" in p
-                   for p in check_recipe_for_model(args, "zaya", num_processes=2))
+    rows = recipe_in_effect(args, "zaya", num_processes=2)  # refill runs in lockstep on every rank
+    assert rows["dynamic_sampling"]["active"] and rows["dynamic_sampling"]["refill"]
+    assert "2 processes" in rows["dynamic_sampling"]["why"] and check_recipe_for_model(args, "zaya", num_processes=2) == []
     masked = recipe_in_effect(_args(tmp_path, dynamic_sampling=True, dynamic_sampling_max_refills=0), "zaya", num_processes=2)
     assert masked["dynamic_sampling"]["active"] is True and masked["dynamic_sampling"]["refill"] is False
     unknown = recipe_in_effect(args, None)["router_replay"]  # model type known only at load: not asked for yet
@@ -121,10 +117,10 @@ def test_refill_under_several_processes_and_unknown_policy(tmp_path):
 
 # What the report uses per stage (§IV-B). Router replay cannot act with TRL's vLLM generation (vLLM
 # does not return its routes): zaya1-8b.yaml lists it in allow_inactive until the rollout engine (issue
-# #12) returns them. DPPO acts under vLLM once its reference is vLLM's sampling log-probs (issue #13's
-# DPPO, marked by `dppo_ratio_cap`); before that its reference is the on-policy recomputation.
+# #12) returns them; then it moves into REPORT_ON. DPPO's reference there is vLLM's sampling log-probs.
 REPORT_ON = {
-    "verifiable": {"advantage_estimator", "aggregation", "dynamic_sampling", "length_bonus", "degeneracy_gate", "optimizer"},
+    "verifiable": {"dppo", "advantage_estimator", "aggregation", "dynamic_sampling", "length_bonus", "degeneracy_gate",
+                   "optimizer"},
     "behavioral_rl": {"advantage_estimator", "aggregation", "optimizer"},
 }
 
@@ -140,11 +136,11 @@ def test_zaya1_8b_runs_every_switch_the_report_uses(root):
         args = build_trainer_args("grpo", _layers(cfg, kind, stage), "/tmp/unused", seed=cfg.seed)
         rows = recipe_in_effect(args, "zaya")
         verifiable = stage.kind != "behavioral_rl"
-        dppo_acts = verifiable and hasattr(args, "dppo_ratio_cap")
-        on = REPORT_ON["verifiable" if verifiable else "behavioral_rl"] | ({"dppo"} if dppo_acts else set())
+        on = REPORT_ON["verifiable" if verifiable else "behavioral_rl"]
         assert {k for k, r in rows.items() if r["active"]} == on, stage.name
-        waiting = {"router_replay"} | ({"dppo"} if verifiable and not dppo_acts else set())
-        assert {k for k, r in rows.items() if r["requested"] and not r["active"]} == waiting, stage.name
+        assert {k for k, r in rows.items() if r["requested"] and not r["active"]} == {"router_replay"}, stage.name
+        if verifiable:
+            assert rows["dppo"]["reference"].startswith("vLLM's sampling log-probs") and rows["dppo"]["ratio_cap"] == 20.0
         assert rows["kl"]["beta"] == 0.0 and rows["aggregation"]["loss_type"] == ("grpo" if stage.kind == "behavioral_rl" else "dr_grpo")
         assert rows["optimizer"]["optimizer"] == "muon" and rows["optimizer"]["momentum"] == 0.0
         assert stage_recipe(cfg, stage) == rows  # the load-time check sees the table the runner logs

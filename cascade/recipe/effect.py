@@ -25,16 +25,6 @@ SWITCHES = (
 ROUTE_RECORDING_BACKENDS = {"trainer"}
 # Engines that return the sampling policy's own log-probs with each rollout (DPPO's reference).
 BEHAVIOUR_LOGPROB_BACKENDS = {"hf", "vllm"}
-# Most training processes dynamic-sampling refills support (the refill splices one process's batch);
-# the rank-consistent refill of issue #13 lifts the limit.
-REFILL_MAX_PROCESSES = 1
-
-
-def _recipe_fidelity(args: Any) -> bool:
-    """Issue #13's recipe trainer is in this CascadeGRPOConfig (marked by its ``dppo_ratio_cap`` field):
-    DPPO takes the batch's sampling log-probs (vLLM's, an engine's) as its reference when present,
-    refill runs on any number of processes, and zero spread is tested on reward + length bonus."""
-    return hasattr(args, "dppo_ratio_cap")
 
 _TORCH_ADAMW = {"adamw_torch", "adamw_torch_fused"}
 _AGGREGATION = {
@@ -80,7 +70,7 @@ def _behaviour_logprobs(args: Any, backend: str) -> tuple[str, bool]:
     """DPPO's reference policy and whether it can differ from the policy being trained."""
     if backend in BEHAVIOUR_LOGPROB_BACKENDS:
         return f"behaviour log-probs returned by the {backend} rollout engine", True
-    if backend == "trl-vllm" and _recipe_fidelity(args):
+    if backend == "trl-vllm":  # the trainer's DPPO prefers the batch's sampling log-probs when present
         return "vLLM's sampling log-probs (TRL's sampling_per_token_logps)", True
     generate_every = args.steps_per_generation * args.num_iterations
     # TRL recomputes old log-probs only when a rollout outlives an optimizer step (grpo_trainer.py).
@@ -112,15 +102,12 @@ def _advantages(args: Any) -> dict[str, Any]:
 
 
 def _dynamic_sampling(args: Any, num_processes: int) -> dict[str, Any]:
-    bonus = _recipe_fidelity(args) and args.length_bonus_c > 0
-    spread_on = "reward + length bonus" if bonus else "reward (after the degeneracy gate)"
+    spread_on = "reward + length bonus" if args.length_bonus_c > 0 else "reward (after the degeneracy gate)"
     if not args.dynamic_sampling:
         return _row(False, False, "dynamic_sampling", "dynamic_sampling=false", refill=False)
     refills = args.dynamic_sampling_max_refills
-    if refills > 0 and num_processes > REFILL_MAX_PROCESSES and not _recipe_fidelity(args):
-        why = f"refill supports at most {REFILL_MAX_PROCESSES} training process(es), this stage runs {num_processes}"
-        return _row(False, True, "dynamic_sampling_max_refills", why, spread_on=spread_on, refill=False)
-    how = f"refilled from fresh prompts (<= {refills} rounds)" if refills else "masked (dynamic_sampling_max_refills=0)"
+    ranks = f", in lockstep on {num_processes} processes" if num_processes > 1 else ""
+    how = f"refilled from fresh prompts (<= {refills} rounds{ranks})" if refills else "masked (dynamic_sampling_max_refills=0)"
     return _row(True, True, "dynamic_sampling", f"zero-spread groups are {how}", spread_on=spread_on, refill=refills > 0)
 
 
