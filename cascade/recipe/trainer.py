@@ -9,7 +9,8 @@ private GRPOTrainer methods, overridden because TRL has no public hook at these 
 - ``_compute_loss``: router replay for the training forward; the DPPO reference for the forward.
 - ``_get_per_token_logps_and_entropies``: router replay in TRL's old/ref forwards; DPPO's mask and
   truncated-ratio gradient on the log-probs TRL's loss consumes.
-Public: ``training_step`` (replay stays on through backward), ``train`` (restores p*_s on resume).
+Public: ``training_step`` (replay stays on through backward), ``train`` (restores p*_s on resume),
+``create_optimizer`` (Muon + AdamW for ``optimizer=muon``). Signatures pinned: tests/test_trl_contract.py.
 State between them: ``batch_state.RolloutState`` / ``LossState`` (one object per call).
 """
 
