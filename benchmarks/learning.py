@@ -77,6 +77,7 @@ BASE: dict[str, Any] = {
                 "temperature": 0.5,
                 "length_bonus_c": 0.0,
                 "dynamic_sampling_max_refills": 0,
+                "allow_inactive": ["dppo"],  # one iteration per rollout: DPPO's mask has nothing to act on
             },
         },
     ],

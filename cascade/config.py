@@ -331,6 +331,7 @@ def check_semantics(cfg: CascadeConfig, source: str) -> None:
             for key, value in env.options.items():
                 if key.endswith("path") and isinstance(value, str) and not Path(value).exists():
                     fail(f"stages[{i}].envs[{j}].options.{key}", f"no such file: {value}")
+    check_recipe_switches(cfg, source)
     policy = cfg.policy.name_or_path
     if policy != "tiny" and (policy.startswith((".", "/")) and not Path(policy).exists()):
         fail("policy.name_or_path", f"no such path: {policy}")
@@ -345,6 +346,14 @@ def check_names(cfg: CascadeConfig, source: str) -> None:
         loc, msg = problems[0]
         more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
         raise ConfigError(f"{source}: {loc}: {msg}{more}")
+
+
+def check_recipe_switches(cfg: CascadeConfig, source: str) -> None:
+    """No silent switches: a recipe switch a stage asks for that cannot apply there fails the load."""
+    from cascade.recipe.stage_recipe import check_stage_recipes
+
+    for loc, msg in check_stage_recipes(cfg):
+        raise ConfigError(f"{source}: {loc}: {msg}")
 
 
 def dump_config(cfg: CascadeConfig) -> str:

@@ -20,6 +20,7 @@ from cascade.config import CascadeConfig, EnvSpec, RewardSpec, StageConfig
 from cascade.curricula import build_curriculum, calibrate_stage, calibration_settings
 from cascade.filtering import filter_by_pass_rate
 from cascade.policy import load_policy, save_policy
+from cascade.recipe.stage_recipe import trainer_recipe
 from cascade.rewards import build_rewards, pool_verifier_options
 from cascade.stage_eval import training_split
 from cascade.task_stream import TaskStream, as_chat, expand_env_specs
@@ -125,6 +126,7 @@ def _train_stage(cfg: CascadeConfig, stage_name: str, init_checkpoint: str | Non
             if stage.filter.enabled:
                 extra["filter"] = _filter_stream(stage, path, model, tokenizer, stream, pool)
             trainer = _grpo_trainer(cfg, kind, stage, path, model, tokenizer, stream, resume, pool, reward_specs)
+            extra["recipe"] = trainer_recipe(trainer, stage)  # logged now, kept in the manifest
         trainer.train(resume_from_checkpoint=resume)
     finally:
         close_rewards(trainer)

@@ -75,7 +75,7 @@ def _train_env_ids(cfg: CascadeConfig, stage: StageConfig) -> tuple[list[Any], l
 
     kind = get_stage_kind(stage.kind)
     specs = expand_env_specs(stage.envs if stage.envs is not None else [EnvSpec(**e) for e in kind.envs])
-    held_globs = (stage.curriculum.options.get("held_out") if stage.curriculum else None) or None
+    held_globs = getattr(stage.curriculum.options, "held_out", None) if stage.curriculum else None
     if not held_globs:
         return specs, []
     train, held = select_env_ids([s.id for s in specs], held_out=held_globs)

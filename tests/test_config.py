@@ -11,7 +11,9 @@ import yaml
 
 from cascade.config import ConfigError, apply_overrides, dump_config, load_config
 
-MINIMAL = {"run_dir": "runs/x", "stages": [{"name": "sft", "kind": "sft"}, {"name": "rl", "kind": "math_code_rl"}]}
+# math_code_rl asks for DPPO, which cannot act on-policy (one iteration per rollout): say so, or loading fails
+RL_STAGE = {"name": "rl", "kind": "math_code_rl", "trainer": {"allow_inactive": ["dppo"]}}
+MINIMAL = {"run_dir": "runs/x", "stages": [{"name": "sft", "kind": "sft"}, RL_STAGE]}
 
 
 def write(tmp_path: Path, data) -> Path:
@@ -67,7 +69,7 @@ def test_set_overrides_by_index_and_by_stage_name(tmp_path):
         ["seed=7", "stages.rl.trainer.max_steps=3", "stages.0.num_tasks=9", "ray.num_cpus=2", "trainer.learning_rate=1e-5"],
     )
     assert cfg.seed == 7 and cfg.ray.num_cpus == 2
-    assert cfg.stage("rl").trainer == {"max_steps": 3}
+    assert cfg.stage("rl").trainer == {"max_steps": 3, "allow_inactive": ["dppo"]}
     assert cfg.stages[0].num_tasks == 9
     assert cfg.trainer["learning_rate"] == 1e-5
 

@@ -55,6 +55,9 @@ def test_every_stage_is_done_with_a_loadable_checkpoint(tiny_run):
     assert "\x1b[" not in proc.stderr and "[2/5] reasoning_warmup: step 2/2" in proc.stderr
     assert "(stage:" not in proc.stderr and "{'loss'" not in proc.stderr
     assert all((run_dir / name / "log.txt").is_file() for name in STAGES)
+    for name in STAGES[1:]:  # the recipe in effect, as logged at stage start (tiny.yaml: DPPO on-policy, allowed)
+        recipe = stages[name]["recipe"]
+        assert recipe["router_replay"]["active"] and not recipe["dppo"]["active"], (name, recipe)
     assert (run_dir / "config.yaml").is_file() and (run_dir / "report.md").is_file()
 
 

@@ -252,7 +252,9 @@ def test_routing_metrics_and_bias_step():
 
 
 def test_check_recipe_for_model(tmp_path):
-    ok = CascadeGRPOConfig(output_dir=str(tmp_path), use_cpu=True, loss_type="dr_grpo", beta=0.0, trust_region="dppo_binary_tv")
+    ok = CascadeGRPOConfig(
+        output_dir=str(tmp_path), use_cpu=True, loss_type="dr_grpo", beta=0.0, trust_region="dppo_binary_tv", num_iterations=2
+    )
     assert check_recipe_for_model(ok, "zaya") == []
     bad = CascadeGRPOConfig(output_dir=str(tmp_path), use_cpu=True, router_aux_loss_coef=0.01)
     assert any("router_aux_loss_coef" in p for p in check_recipe_for_model(bad, "zaya"))

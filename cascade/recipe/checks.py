@@ -4,11 +4,17 @@ from __future__ import annotations
 
 from typing import Any
 
+from cascade.recipe.effect import inactive_problems, recipe_in_effect
+
 _DPPO_LOSSES = {"grpo", "bnpo", "dr_grpo", "dapo", "luspo"}
 
 
-def check_recipe_for_model(args: Any, model_type: str) -> list[str]:
-    """Problems (one sentence each, naming the option) with ``args`` for a policy of ``model_type``."""
+def check_recipe_for_model(args: Any, model_type: str, num_processes: int = 1) -> list[str]:
+    """Problems (one sentence each, naming the option) with ``args`` for a policy of ``model_type``.
+
+    Includes every requested switch that cannot apply here and is not in ``allow_inactive``
+    (``cascade.recipe.effect``): a switch never turns itself off quietly.
+    """
     problems: list[str] = []
     zaya = model_type == "zaya"
     if zaya and getattr(args, "router_aux_loss_coef", None):
@@ -28,13 +34,10 @@ def check_recipe_for_model(args: Any, model_type: str) -> list[str]:
     reshaped = getattr(args, "advantage_estimator", "grpo") != "grpo" or getattr(args, "length_bonus_c", 0.0) > 0
     if reshaped and args.multi_objective_aggregation != "sum_then_normalize":
         problems.append("advantage_estimator=maxrl / length_bonus_c need multi_objective_aggregation='sum_then_normalize'")
-    replay = getattr(args, "router_replay", None)
-    if replay and not zaya:
-        problems.append(f"router_replay=True needs a ZAYA policy, got model_type {model_type!r}")
-    if replay and (args.use_vllm or args.use_transformers_continuous_batching):
-        problems.append("router_replay=True cannot record routes from vLLM or continuous batching generation")
     if getattr(args, "router_bias_update_rate", 0.0) > 0 and not zaya:
         problems.append("router_bias_update_rate > 0 needs a ZAYA policy (balancing_biases buffers)")
     if getattr(args, "dynamic_sampling", False) and (args.num_generations or 0) < 2:
         problems.append("dynamic_sampling needs num_generations >= 2")
+    rows = recipe_in_effect(args, model_type or None, num_processes=num_processes)
+    problems.extend(f"{key}: {msg}" for key, msg in inactive_problems(rows, getattr(args, "allow_inactive", None)))
     return problems

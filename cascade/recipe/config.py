@@ -133,6 +133,22 @@ class CascadeGRPOConfig(GRPOConfig):
         },
     )
 
+    optimizer: Literal["adamw", "muon"] = field(
+        default="adamw",
+        metadata={
+            "help": "'adamw': transformers' optimizer (`optim`). 'muon': torch.optim.Muon (momentum 0, LR RMS-matched "
+            "to AdamW by adjust_lr_fn='match_rms_adamw') for 2-D weight matrices, AdamW for embeddings, the LM head, "
+            "norms, biases and router biases (report §IV-B1). With LoRA only the adapters train."
+        },
+    )
+    allow_inactive: list[str] = field(
+        default_factory=list,
+        metadata={
+            "help": "Recipe switches (rows of the recipe-in-effect table) this stage may run with although they "
+            "cannot apply in its configuration; any other such switch is a load-time error. Logged at stage start."
+        },
+    )
+
     def __post_init__(self) -> None:
         super().__post_init__()
         if self.dppo_delta <= 0:

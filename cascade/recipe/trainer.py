@@ -9,7 +9,8 @@ private GRPOTrainer methods, overridden because TRL has no public hook at these 
 - ``_compute_loss``: router replay for the training forward; the DPPO reference for the forward.
 - ``_get_per_token_logps_and_entropies``: router replay in TRL's old/ref forwards; DPPO's mask and
   truncated-ratio gradient on the log-probs TRL's loss consumes.
-Public: ``training_step`` (replay stays on through backward), ``train`` (restores p*_s on resume).
+Public: ``training_step`` (replay stays on through backward), ``train`` (restores p*_s on resume),
+``create_optimizer`` (Muon + AdamW for ``optimizer=muon``). Signatures pinned: tests/test_trl_contract.py.
 State between them: ``batch_state.RolloutState`` / ``LossState`` (one object per call).
 """
 
@@ -29,7 +30,9 @@ from cascade.recipe.advantages import grpo_advantages, maxrl_advantages
 from cascade.recipe.batch_state import LossState, RolloutState
 from cascade.recipe.checks import check_recipe_for_model
 from cascade.recipe.config import CascadeGRPOConfig
+from cascade.recipe.effect import recipe_in_effect
 from cascade.recipe.length_bonus import length_bonus
+from cascade.recipe.muon import build_muon_optimizer
 from cascade.recipe.refill import DynamicSamplingMixin
 from cascade.recipe.router_replay import RouterRecorder, align_routes
 from cascade.recipe.router_telemetry import balancing_bias_step, expert_loads, routing_metrics
@@ -48,12 +51,12 @@ class CascadeGRPOTrainer(DynamicSamplingMixin, GRPOTrainer):
         if not isinstance(cfg, CascadeGRPOConfig):
             raise TypeError("CascadeGRPOTrainer needs a CascadeGRPOConfig")
         model_type = getattr(self.model.config, "model_type", "")
-        problems = check_recipe_for_model(cfg, model_type)
+        problems = check_recipe_for_model(cfg, model_type, num_processes=self.accelerator.num_processes)
         if problems:
             raise ValueError("recipe config does not fit this policy: " + "; ".join(problems))
         zaya = model_type == "zaya"
-        self.router_replay = zaya if cfg.router_replay is None else cfg.router_replay
-        self.router_replay = self.router_replay and not (cfg.use_vllm or cfg.use_transformers_continuous_batching)
+        # never downgraded here: a replay that cannot apply failed above unless allow_inactive lists it
+        self.router_replay = recipe_in_effect(cfg, model_type or None)["router_replay"]["active"]
         wants_routes = self.router_replay or (zaya and (cfg.router_telemetry or cfg.router_bias_update_rate > 0))
         self._router = RouterRecorder(self.accelerator.unwrap_model(self.model)) if wants_routes else None
         if cfg.trust_region == "dppo_binary_tv":  # no ratio clipping: the binary-TV mask is the trust region
@@ -270,3 +273,11 @@ class CascadeGRPOTrainer(DynamicSamplingMixin, GRPOTrainer):
 
     def _mode(self) -> str:
         return "train" if self.model.training else "eval"
+
+    # ---- optimizer: Muon (report §IV-B1) -----------------------------------------------------
+    def create_optimizer(self, model=None):
+        """``optimizer=muon``: build Muon + AdamW here; transformers' create_optimizer then keeps it."""
+        if self.args.optimizer == "muon" and self.optimizer is None:
+            opt_model = self.model if model is None else model
+            self.optimizer = build_muon_optimizer(opt_model, self.args, self.get_decay_parameter_names(opt_model))
+        return super().create_optimizer(model)
