@@ -22,6 +22,7 @@ SKILL = 3  # the stand-in policy answers correctly up to this difficulty, wrongl
 def test_yaml_calibration_places_each_env_where_the_policy_passes_half(tmp_path: Path):
     data = {
         "run_dir": str(tmp_path / "run"),
+        "trainer": {"allow_inactive": ["dppo"]},  # on-policy: DPPO's mask cannot act
         "stages": [{
             "name": "rl", "kind": "rlve_curriculum",
             "envs": [{"id": "arith/add"}, {"id": "arith/sub"}],
