@@ -109,6 +109,40 @@ class PassRateFilter(_Strict):
     max_new_tokens: int = 64
 
 
+class GenerationSettings(_Strict):
+    """Where rollouts come from (cascade/generation). ``trainer``: TRL generates in-process (today's path).
+
+    ``hf`` / ``vllm``: ``workers`` engine actors sample apart from training; a rollout is used at most
+    ``max_staleness`` weight versions old (0 = synchronous on-policy); weights reach the engines every
+    ``sync_every`` optimizer steps; ``buffer_size`` groups may be generated ahead (default
+    ``(max_staleness + 1)`` steps' worth).
+    """
+
+    backend: Literal["trainer", "hf", "vllm"] = "trainer"
+    workers: int = Field(1, ge=1)
+    max_staleness: int = Field(0, ge=0)
+    sync_every: int = Field(1, ge=1)
+    buffer_size: int | None = Field(None, ge=1)
+    num_cpus: float = Field(1, ge=0)
+    num_gpus: float = Field(0, ge=0)
+    max_batch: int | None = Field(None, ge=1)
+    tensor_parallel_size: int = Field(1, ge=1)
+    gpu_memory_utilization: float = Field(0.5, gt=0, le=1)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> "GenerationSettings":
+        if self.backend == "trainer":
+            changed = sorted(k for k in self.model_fields_set if k != "backend")
+            if changed:
+                raise ValueError(f"backend 'trainer' generates in-process; {', '.join(changed)} would have no effect")
+        if self.sync_every > self.max_staleness + 1:
+            raise ValueError(f"sync_every {self.sync_every} leaves engines more than max_staleness {self.max_staleness} "
+                             "versions behind: every rollout would be dropped (need sync_every <= max_staleness + 1)")
+        if self.backend != "vllm" and "tensor_parallel_size" in self.model_fields_set:
+            raise ValueError("tensor_parallel_size applies to the vllm backend only")
+        return self
+
+
 class StageConfig(_Strict):
     """One stage: its kind picks defaults from ``stages/``; every field here overrides them."""
 
@@ -118,6 +152,7 @@ class StageConfig(_Strict):
     rewards: list[RewardSpec] | None = None
     curriculum: CurriculumSpec | None = None
     filter: PassRateFilter = PassRateFilter()
+    generation: GenerationSettings = GenerationSettings()
     trainer: dict[str, Any] = {}
     resources: Resources = Resources()
     num_tasks: int = Field(512, ge=1)

@@ -196,13 +196,29 @@ def _grpo_trainer(cfg, kind, stage, path, model, tokenizer, stream, resume, pool
     args.reward_weights = weights
     if resume is not None:
         StreamStateCallback.restore(stream, Path(resume))
-    return CascadeGRPOTrainer(
+    callbacks = [MetricsCallback(path / "metrics.jsonl", extra=stream.metrics), StreamStateCallback(stream)]
+    dataset = IterableDataset.from_generator(lambda: iter(stream))
+    engine_kwargs: dict[str, Any] = {}
+    trainer_cls: Any = CascadeGRPOTrainer
+    if stage.generation.backend != "trainer":  # --- rollout engines apart from training (cascade/generation)
+        from cascade.generation.rollout import PLACEHOLDER_ROW, EngineGRPOTrainer
+        from cascade.generation.setup import build_rollout
+
+        replay = args.router_replay if args.router_replay is not None else model.config.model_type == "zaya"
+        rollout, engine_callbacks = build_rollout(stage.generation, model, tokenizer, stream, args.num_generations, replay)
+        callbacks += engine_callbacks
+        engine_kwargs["rollout_func"] = rollout
+        if stage.generation.max_staleness > 0:  # the buffer picks the tasks; TRL iterates placeholders
+            dataset = IterableDataset.from_generator(lambda: iter(lambda: dict(PLACEHOLDER_ROW), None))
+        trainer_cls = EngineGRPOTrainer  # --- end of the engine hunk
+    return trainer_cls(
         model=model,
         reward_funcs=funcs,
         args=args,
-        train_dataset=IterableDataset.from_generator(lambda: iter(stream)),
+        train_dataset=dataset,
         processing_class=tokenizer,
-        callbacks=[MetricsCallback(path / "metrics.jsonl", extra=stream.metrics), StreamStateCallback(stream)],
+        callbacks=callbacks,
+        **engine_kwargs,
     )
 
 
