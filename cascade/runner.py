@@ -131,8 +131,11 @@ def close_rewards(trainer: Any) -> None:
 
 def _filter_stream(stage: StageConfig, path: Path, model: Any, tokenizer: Any, stream: TaskStream, pool: Any) -> dict[str, Any]:
     """Restrict the stream to prompts the incoming policy the incoming policy solves at a rate inside the configured window."""
+    from cascade.generation.setup import in_process_engine  # --- the filter samples through the engine API
+
     candidates = [stream.next_task() for _ in range(stage.filter.num_prompts)]
-    kept, stats = filter_by_pass_rate(model, tokenizer, candidates, stage.filter, pool, path)
+    engine = in_process_engine(stage.generation, model, tokenizer)
+    kept, stats = filter_by_pass_rate(engine, tokenizer, candidates, stage.filter, pool, path)
     if not kept:
         raise ValueError(
             f"stage {stage.name!r}: pass-rate filter kept no prompt of {len(candidates)} "
