@@ -115,7 +115,8 @@ class GenerationSettings(_Strict):
     ``hf`` / ``vllm``: ``workers`` engine actors sample apart from training; a rollout is used at most
     ``max_staleness`` weight versions old (0 = synchronous on-policy); weights reach the engines every
     ``sync_every`` optimizer steps; ``buffer_size`` groups may be generated ahead (default
-    ``(max_staleness + 1)`` steps' worth).
+    ``(max_staleness + 1)`` steps' worth); ``verify_in_pipeline`` scores finished groups with the verifier
+    pool before they enter the buffer (the ``task`` reward then reads those verdicts).
     """
 
     backend: Literal["trainer", "hf", "vllm"] = "trainer"
@@ -128,6 +129,7 @@ class GenerationSettings(_Strict):
     max_batch: int | None = Field(None, ge=1)
     tensor_parallel_size: int = Field(1, ge=1)
     gpu_memory_utilization: float = Field(0.5, gt=0, le=1)
+    verify_in_pipeline: bool = False  # score finished groups while the trainer trains (needs max_staleness > 0)
 
     @model_validator(mode="after")
     def _consistent(self) -> "GenerationSettings":
@@ -138,6 +140,8 @@ class GenerationSettings(_Strict):
         if self.sync_every > self.max_staleness + 1:
             raise ValueError(f"sync_every {self.sync_every} leaves engines more than max_staleness {self.max_staleness} "
                              "versions behind: every rollout would be dropped (need sync_every <= max_staleness + 1)")
+        if self.verify_in_pipeline and self.max_staleness == 0:
+            raise ValueError("verify_in_pipeline needs max_staleness > 0: on the synchronous path nothing overlaps")
         if self.backend != "vllm" and "tensor_parallel_size" in self.model_fields_set:
             raise ValueError("tensor_parallel_size applies to the vllm backend only")
         return self

@@ -208,7 +208,8 @@ def _grpo_trainer(cfg, kind, stage, path, model, tokenizer, stream, resume, pool
         from cascade.generation.setup import build_rollout
 
         replay = args.router_replay if args.router_replay is not None else model.config.model_type == "zaya"
-        rollout, engine_callbacks = build_rollout(stage.generation, model, tokenizer, stream, args.num_generations, replay)
+        rollout, engine_callbacks, funcs = build_rollout(stage.generation, model, tokenizer, stream, args.num_generations,
+                                                         replay, funcs, pool)
         callbacks += engine_callbacks
         engine_kwargs["rollout_func"] = rollout
         if stage.generation.max_staleness > 0:  # the buffer picks the tasks; TRL iterates placeholders

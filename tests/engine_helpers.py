@@ -57,7 +57,7 @@ def make_trainer(tmp_path, generation: GenerationSettings | None, **overrides: A
     if generation is None:
         return CascadeGRPOTrainer(model=model, reward_funcs=[length_reward], args=args, train_dataset=stream.rows(),
                                   processing_class=tok), None
-    rollout, callbacks = build_rollout(generation, model, tok, stream, args.num_generations, router_replay=True)
+    rollout, callbacks, _ = build_rollout(generation, model, tok, stream, args.num_generations, router_replay=True)
     data = stream.rows() if generation.max_staleness == 0 else IterableDataset.from_generator(lambda: iter(lambda: dict(PLACEHOLDER_ROW), None))
     trainer = EngineGRPOTrainer(model=model, reward_funcs=[length_reward], args=args, train_dataset=data,
                                 processing_class=tok, callbacks=callbacks, rollout_func=rollout)

@@ -21,6 +21,7 @@ class Group:
     prompt: Any
     completions: list[Completion]
     task: str | None = None
+    verdicts: list[Any] | None = None  # set when the pipeline verified the group (cascade/generation/scoring.py)
 
     @property
     def version(self) -> int:

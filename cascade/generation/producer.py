@@ -54,6 +54,8 @@ class RolloutProducer:
         self.buffer_size = buffer_size
         self.buffer: RolloutBuffer | None = None
         self._inflight: dict[Any, _Request] = {}
+        self.scorer: Any | None = None  # PipelineScorer: verify finished groups before they enter the buffer
+        self._scoring: list[Any] = []  # futures of groups being verified
         self._next_worker = 0
         self.restarts = 0
         self.regenerated = 0
@@ -112,7 +114,8 @@ class RolloutProducer:
             return []
         started = time.perf_counter()
         ready, _ = self._ray.wait(list(self._inflight), num_returns=1, timeout=timeout)
-        self._wait_seconds += time.perf_counter() - started if timeout is None or timeout > 0 else 0.0
+        if self.buffer is None:  # the synchronous path: waiting on the engine is the trainer's idle time
+            self._wait_seconds += time.perf_counter() - started
         ready += self._ray.wait([r for r in self._inflight if r not in ready], num_returns=len(self._inflight) - len(ready), timeout=0)[0]
         return [got for got in (self._collect(r) for r in ready) if got is not None]
 
@@ -125,19 +128,37 @@ class RolloutProducer:
             self.groups_per_request = self.groups_per_request or max(1, n_groups // len(self.actors))
         out: list[Group] = []
         while True:
-            for req, completions in self._wait(timeout=0):
-                self._store(req, completions)
+            self._harvest(block=False)
             out += self.buffer.take(n_groups - len(out), current_version)
             if len(out) == n_groups:
                 break
             self._top_up(n_groups - len(out))
-            for req, completions in self._wait(timeout=None):
-                self._store(req, completions)
+            self._harvest(block=True)
         self._top_up(0)  # keep the engines busy on future steps while this batch trains
         return out
 
+    def _harvest(self, block: bool) -> None:
+        """Move finished requests on (to the scorer, else the buffer); with ``block``, until a group lands."""
+        import concurrent.futures as cf
+
+        started, landed = time.perf_counter(), len(self.buffer)
+        while True:
+            for req, completions in self._wait(timeout=0 if (not block or self._scoring) else None):
+                self._store(req, completions)
+            for future in [f for f in self._scoring if f.done()]:
+                self._scoring.remove(future)
+                for group in future.result():
+                    self.buffer.put(group)
+            if not block or len(self.buffer) > landed or not (self._inflight or self._scoring):
+                break
+            if self._scoring:
+                cf.wait(self._scoring, timeout=0.02, return_when=cf.FIRST_COMPLETED)
+        if block:
+            self._wait_seconds += time.perf_counter() - started
+
     def _outstanding(self) -> int:
-        return len(self.buffer) + sum(len(r.prompt_ids) for r in self._inflight.values())
+        scoring = self.groups_per_request * len(self._scoring)
+        return len(self.buffer) + scoring + sum(len(r.prompt_ids) for r in self._inflight.values())
 
     def _top_up(self, need: int) -> None:
         while self._outstanding() < max(self.buffer.capacity, need + len(self.buffer)):
@@ -145,8 +166,12 @@ class RolloutProducer:
 
     def _store(self, req: _Request, completions: list[Completion]) -> None:
         n = req.n
-        for i, (prompt, task) in enumerate(zip(req.prompts, req.tasks)):
-            self.buffer.put(Group(prompt, completions[i * n : (i + 1) * n], task))
+        groups = [Group(p, completions[i * n : (i + 1) * n], t) for i, (p, t) in enumerate(zip(req.prompts, req.tasks))]
+        if self.scorer is not None:
+            self._scoring.append(self.scorer.submit(groups))
+            return
+        for group in groups:
+            self.buffer.put(group)
 
     def generate_on_policy(self, prompt_ids: list[list[int]], rng_state: Any | None = None) -> tuple[list[Completion], Any]:
         """Synchronous path: the trainer's own rows (already repeated per group), sampled now.
@@ -187,6 +212,8 @@ class RolloutProducer:
         return out
 
     def close(self) -> None:
+        if self.scorer is not None:
+            self.scorer.close()
         for actor in self.actors:
             self._ray.kill(actor)
         self.actors, self._inflight = [], {}

@@ -53,6 +53,8 @@ class EngineRollout:
             completions = [c for g in groups for c in g.completions]
             extra["task"] = [g.task for g in groups for _ in g.completions]
             extra["prompt"] = [g.prompt for g in groups for _ in g.completions]
+            if all(g.verdicts is not None for g in groups):  # verified in the pipeline
+                extra["verdict"] = [v for g in groups for v in g.verdicts]
         lags = [step - c.weight_version for c in completions]
         self.consumed_lags += lags
         self.consumed_versions += [c.weight_version for c in completions]

@@ -45,12 +45,21 @@ def actor_factory(settings: GenerationSettings, model: Any, tokenizer: Any):  # 
 
 
 def build_rollout(settings: GenerationSettings, model: Any, tokenizer: Any, stream: Any, group_size: int,
-                  router_replay: bool) -> tuple[Any, list[Any]]:
-    """``(rollout_func, callbacks)`` for a stage whose backend is not ``trainer``.
+                  router_replay: bool, reward_funcs: list[Any] | None = None, pool: Any = None) -> tuple[Any, list[Any], list[Any]]:
+    """``(rollout_func, callbacks, reward_funcs)`` for a stage whose backend is not ``trainer``.
 
     Router replay needs routes from the engine: a backend that cannot return them fails here,
-    at stage start, instead of training without replay.
+    at stage start, instead of training without replay. With ``verify_in_pipeline`` the ``task``
+    reward is swapped for one that reads the pipeline's verdicts.
     """
+    reward_funcs = list(reward_funcs or [])
+    if settings.verify_in_pipeline:
+        from cascade.generation.scoring import PrescoredTaskReward
+        from cascade.rewards import TaskReward
+
+        if pool is None or not any(type(f) is TaskReward for f in reward_funcs):
+            raise ValueError("generation.verify_in_pipeline needs the stage's `task` reward and its verifier pool")
+        reward_funcs = [PrescoredTaskReward.wrapping(f) if type(f) is TaskReward else f for f in reward_funcs]
     from cascade.generation.producer import RolloutProducer
     from cascade.generation.rollout import EngineRollout
     from cascade.generation.weights import WeightSyncCallback, policy_state_dict
@@ -67,4 +76,8 @@ def build_rollout(settings: GenerationSettings, model: Any, tokenizer: Any, stre
             producer.close()
             raise ValueError(f"router replay is on but the {settings.backend} engines return no routed experts; "
                              "set trainer.router_replay: false explicitly or use a backend that returns routes")
-    return EngineRollout(producer, settings.max_staleness), [WeightSyncCallback(producer, settings.sync_every)]
+    if settings.verify_in_pipeline:
+        from cascade.generation.scoring import PipelineScorer
+
+        producer.scorer = PipelineScorer(pool, tokenizer)
+    return EngineRollout(producer, settings.max_staleness), [WeightSyncCallback(producer, settings.sync_every)], reward_funcs
