@@ -157,3 +157,30 @@ def test_sampling_params_mirror_the_trainers_generation_kwargs():
 
     s = SamplingParams.from_trainer(T())
     assert (s.max_new_tokens, s.temperature, s.top_p, s.top_k, s.stop_token_ids, s.extra) == (9, 0.5, 0.9, 0, (4, 7), {})
+
+
+def test_pipeline_verdicts_give_the_task_rewards_the_trainer_would_compute():
+    from cascade.generation.scoring import PipelineScorer, PrescoredTaskReward
+    from cascade.rewards import TaskReward
+    from envs import Task
+    from verifiers.pool import LocalVerifierPool
+
+    _, tok = build_tiny_policy()
+    tasks = [Task(prompt="1+1?", verifier="math", payload={"answer": "2"}, env_id="t"),
+             Task(prompt="2+2?", verifier="math", payload={"answer": "5"}, env_id="t")]
+    texts = ["so \\boxed{2}", "\\boxed{4}"]
+    groups = [Group(t.prompt, [Completion([1], tok.encode(x, add_special_tokens=False), [0.0], "stop", 0)], t.to_json())
+              for t, x in zip(tasks, texts)]
+    pool = LocalVerifierPool()
+    scorer = PipelineScorer(pool, tok)
+    scored = scorer.submit(groups).result()
+    scorer.close()
+    verdicts = [v for g in scored for v in g.verdicts]
+    completions = [[{"role": "assistant", "content": tok.decode(g.completions[0].token_ids, skip_special_tokens=True)}] for g in groups]
+    task_col = [t.to_json() for t in tasks]
+    plain = TaskReward(pool, 1, None)(None, completions, task_col)
+    logged: dict[str, float] = {}
+    prescored = PrescoredTaskReward.wrapping(TaskReward(LocalVerifierPool(), 1, None))
+    prescored.pool = None  # the verdicts must come from the pipeline, not from a pool
+    out = prescored(None, completions, task_col, verdict=verdicts, log_metric=logged.__setitem__)
+    assert out == plain and logged["task/accuracy"] == sum(v.correct for v in verdicts) / 2
