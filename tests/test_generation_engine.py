@@ -184,3 +184,15 @@ def test_pipeline_verdicts_give_the_task_rewards_the_trainer_would_compute():
     prescored.pool = None  # the verdicts must come from the pipeline, not from a pool
     out = prescored(None, completions, task_col, verdict=verdicts, log_metric=logged.__setitem__)
     assert out == plain and logged["task/accuracy"] == sum(v.correct for v in verdicts) / 2
+
+
+def test_a_generation_setting_that_cannot_apply_is_a_one_line_config_error(tmp_path):
+    from cascade.config import ConfigError, load_config
+
+    path = tmp_path / "c.yaml"
+    stage = "run_dir: r\nstages:\n  - {name: s, kind: reasoning_warmup, generation: %s}\n"
+    path.write_text(stage % "{max_staleness: 2}")
+    with pytest.raises(ConfigError, match=r"c.yaml: stages\[0\].generation: .*no effect"):
+        load_config(path)
+    path.write_text(stage % "{backend: hf, max_staleness: 2}")
+    assert load_config(path).stages[0].generation.max_staleness == 2
