@@ -133,8 +133,9 @@ class GenerationSettings(_Strict):
 
     @model_validator(mode="after")
     def _consistent(self) -> "GenerationSettings":
-        if self.backend == "trainer":
-            changed = sorted(k for k in self.model_fields_set if k != "backend")
+        if self.backend == "trainer":  # compared with the defaults, so a dumped config re-validates
+            fields = type(self).model_fields
+            changed = sorted(k for k in fields if k != "backend" and getattr(self, k) != fields[k].default)
             if changed:
                 raise ValueError(f"backend 'trainer' generates in-process; {', '.join(changed)} would have no effect")
         if self.sync_every > self.max_staleness + 1:
@@ -142,7 +143,7 @@ class GenerationSettings(_Strict):
                              "versions behind: every rollout would be dropped (need sync_every <= max_staleness + 1)")
         if self.verify_in_pipeline and self.max_staleness == 0:
             raise ValueError("verify_in_pipeline needs max_staleness > 0: on the synchronous path nothing overlaps")
-        if self.backend != "vllm" and "tensor_parallel_size" in self.model_fields_set:
+        if self.backend != "vllm" and self.tensor_parallel_size != 1:
             raise ValueError("tensor_parallel_size applies to the vllm backend only")
         return self
 

@@ -196,3 +196,8 @@ def test_a_generation_setting_that_cannot_apply_is_a_one_line_config_error(tmp_p
         load_config(path)
     path.write_text(stage % "{backend: hf, max_staleness: 2}")
     assert load_config(path).stages[0].generation.max_staleness == 2
+
+
+def test_generation_settings_survive_a_dump_and_reload():
+    for settings in (GenerationSettings(), GenerationSettings(backend="hf", max_staleness=2, verify_in_pipeline=True)):
+        assert GenerationSettings.model_validate(settings.model_dump()) == settings

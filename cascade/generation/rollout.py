@@ -71,9 +71,10 @@ class EngineRollout:
 
     def _log(self, trainer: Any, lags: list[int]) -> None:
         metrics = trainer._metrics["train" if trainer.model.training else "eval"]
-        metrics["generation/staleness_min"].append(float(min(lags)))
+        # TRL averages a step's values; a refill may call us twice per step, so min/max keep one running value
+        metrics["generation/staleness_min"][:] = [float(min([*metrics["generation/staleness_min"], *lags]))]
+        metrics["generation/staleness_max"][:] = [float(max([*metrics["generation/staleness_max"], *lags]))]
         metrics["generation/staleness_mean"].append(float(np.mean(lags)))
-        metrics["generation/staleness_max"].append(float(max(lags)))
         for key, value in self.producer.metrics().items():
             metrics[key].append(value)
 
