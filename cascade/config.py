@@ -115,7 +115,7 @@ class GenerationSettings(_Strict):
     ``hf`` / ``vllm``: ``workers`` engine actors sample apart from training; a rollout is used at most
     ``max_staleness`` weight versions old (0 = synchronous on-policy); weights reach the engines every
     ``sync_every`` optimizer steps; ``buffer_size`` groups may be generated ahead (default
-    ``(max_staleness + 1)`` steps' worth); ``verify_in_pipeline`` scores finished groups with the verifier
+    ``max_staleness`` steps' worth); ``verify_in_pipeline`` scores finished groups with the verifier
     pool before they enter the buffer (the ``task`` reward then reads those verdicts).
     """
 

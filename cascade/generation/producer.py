@@ -114,8 +114,9 @@ class RolloutProducer:
             return []
         started = time.perf_counter()
         ready, _ = self._ray.wait(list(self._inflight), num_returns=1, timeout=timeout)
-        if self.buffer is None:  # the synchronous path: waiting on the engine is the trainer's idle time
+        if self.buffer is None:  # the synchronous path: the trainer idles exactly while the engine samples
             self._wait_seconds += time.perf_counter() - started
+            self._gen_seconds += time.perf_counter() - started
         ready += self._ray.wait([r for r in self._inflight if r not in ready], num_returns=len(self._inflight) - len(ready), timeout=0)[0]
         return [got for got in (self._collect(r) for r in ready) if got is not None]
 
@@ -123,7 +124,7 @@ class RolloutProducer:
     def take(self, n_groups: int, current_version: int) -> list[Group]:
         """``n_groups`` groups at most ``max_staleness`` versions behind ``current_version``; blocks until there."""
         if self.buffer is None:
-            capacity = self.buffer_size or (self.max_staleness + 1) * n_groups
+            capacity = self.buffer_size or self.max_staleness * n_groups  # more ahead would only age past k
             self.buffer = RolloutBuffer(max(capacity, n_groups), self.max_staleness)
             self.groups_per_request = self.groups_per_request or max(1, n_groups // len(self.actors))
         out: list[Group] = []
