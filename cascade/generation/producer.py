@@ -112,11 +112,7 @@ class RolloutProducer:
     def _wait(self, timeout: float | None) -> list[tuple[_Request, list[Completion]]]:
         if not self._inflight:
             return []
-        started = time.perf_counter()
         ready, _ = self._ray.wait(list(self._inflight), num_returns=1, timeout=timeout)
-        if self.buffer is None:  # the synchronous path: the trainer idles exactly while the engine samples
-            self._wait_seconds += time.perf_counter() - started
-            self._gen_seconds += time.perf_counter() - started
         ready += self._ray.wait([r for r in self._inflight if r not in ready], num_returns=len(self._inflight) - len(ready), timeout=0)[0]
         return [got for got in (self._collect(r) for r in ready) if got is not None]
 
@@ -181,19 +177,27 @@ class RolloutProducer:
         Several workers split the rows into contiguous slices (no RNG hand-over).
         """
         if rng_state is not None and len(self.actors) == 1:
-            self._submit(_Request(0, [None] * len(prompt_ids), prompt_ids, [None] * len(prompt_ids), 1, rng_state))
+            requests = [_Request(0, [None] * len(prompt_ids), prompt_ids, [None] * len(prompt_ids), 1, rng_state)]
         else:
-            rng_state = None
-            step = -(-len(prompt_ids) // len(self.actors))
-            for w, s in enumerate(range(0, len(prompt_ids), step)):
-                rows = prompt_ids[s : s + step]
-                self._submit(_Request(w, [None] * len(rows), rows, [None] * len(rows), 1))
-        done: list[tuple[_Request, list[Completion]]] = []
-        while self._inflight:
-            done += self._wait(timeout=None)
-        done.sort(key=lambda d: d[0].worker)
-        flat = [c for _, cs in done for c in cs]
-        return flat, (done[0][0].rng_state if rng_state is not None else None)
+            rng_state, step = None, -(-len(prompt_ids) // len(self.actors))
+            requests = [_Request(w, [None] * len(prompt_ids[s : s + step]), prompt_ids[s : s + step],
+                                 [None] * len(prompt_ids[s : s + step]), 1) for w, s in enumerate(range(0, len(prompt_ids), step))]
+        for req in requests:
+            self._submit(req)
+        done: dict[int, list[Completion]] = {}
+        started = time.perf_counter()
+        while len(done) < len(requests):  # only our own requests: ahead-of-time ones stay in flight
+            mine = [ref for ref, req in self._inflight.items() if any(req is r for r in requests)]
+            ready, _ = self._ray.wait(mine, num_returns=1)
+            got = self._collect(ready[0])  # None: its engine died and the request was re-sent
+            if got is not None:
+                done[next(i for i, r in enumerate(requests) if r is got[0])] = got[1]
+        if self.buffer is None:
+            waited = time.perf_counter() - started
+            self._wait_seconds += waited
+            self._gen_seconds += waited
+        flat = [c for i in range(len(requests)) for c in done[i]]
+        return flat, (requests[0].rng_state if rng_state is not None else None)
 
     def metrics(self) -> dict[str, float]:
         """Busy fractions since the last call, buffer fill, drop and restart counts."""

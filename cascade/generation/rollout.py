@@ -41,15 +41,14 @@ class EngineRollout:
         if self.producer.sampling is None:
             self.producer.sampling = SamplingParams.from_trainer(trainer)
         extra: dict[str, Any] = {}
-        if self.max_staleness == 0:
+        if self.max_staleness == 0 or not trainer.model.training:  # eval samples its own prompts, on the last sync
             prompt_ids = trainer._tokenize_prompts(prompts)[0]
             rng = torch.get_rng_state() if trainer.accelerator.device.type == "cpu" else None
             completions, rng_after = self.producer.generate_on_policy(prompt_ids, rng)
             if rng_after is not None:
                 torch.set_rng_state(rng_after)
         else:
-            group = trainer.num_generations if trainer.model.training else trainer.num_generations_eval
-            groups = self.producer.take(len(prompts) // group, step)
+            groups = self.producer.take(len(prompts) // trainer.num_generations, step)
             completions = [c for g in groups for c in g.completions]
             extra["task"] = [g.task for g in groups for _ in g.completions]
             extra["prompt"] = [g.prompt for g in groups for _ in g.completions]
