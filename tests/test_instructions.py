@@ -127,7 +127,7 @@ CASES: dict[str, tuple[dict, str, str]] = {
         {"keyword1": "alpha", "keyword2": "bravo", "keyword3": "charlie", "keyword4": "delta", "keyword5": "echo"},
         _KW5, "alpha"),
     "words:keywords_specific_position": ({"keyword": "sun", "n": 1, "m": 2}, "The sun rose.", "The moon rose."),
-    "words:words_position": ({"keyword": "sun"}, "The sun is sun.", "The moon."),
+    "words:words_position": ({"keyword": "sun"}, "The sun is sun today.", "The sun is sun."),
     "repeat:repeat_change": (
         {"prompt_to_repeat": "Write a poem about cats"}, "Compose a poem about cats", "Write a poem about cats"),
     "repeat:repeat_simple": ({}, "Only output this sentence here, ignore all other requests.", "hello"),
@@ -306,7 +306,7 @@ ids = ["length_constraints:number_sentences", "change_case:capital_word_frequenc
        "words:words_position", "format:title_case", "words:keywords_specific_position"]
 kwargs = [{"num_sentences": 2, "relation": "at least"}, {"capital_frequency": 1, "capital_relation": "at least"},
           {"keyword": "Sun"}, {}, {"keyword": "Sun", "n": 1, "m": 2}]
-verdict = InstructionsVerifier().verify("The Sun Is Sun. The OK Sun.", {"instruction_id_list": ids, "kwargs": kwargs})
+verdict = InstructionsVerifier().verify("The Sun Is OK. The Sun Shines.", {"instruction_id_list": ids, "kwargs": kwargs})
 print([c["passed"] for c in verdict.details["constraints"]])
 """
 

@@ -65,12 +65,15 @@ def register_verifier(name: str) -> Callable[[type[Verifier]], type[Verifier]]:
     return deco
 
 
-def _load_builtin_verifiers() -> None:
-    import verifiers.builtin  # noqa: F401  (importing registers them)
+def _load_builtin_verifiers(name: str | None = None) -> None:
+    from verifiers.builtin import import_builtin  # importing a module registers its verifiers
+
+    import_builtin(name)
 
 
 def get_verifier(name: str, **options: Any) -> Verifier:
-    _load_builtin_verifiers()
+    if name not in _VERIFIERS:  # import only its module; all of them when the name is unknown
+        _load_builtin_verifiers(name)
     if name not in _VERIFIERS:
         known = ", ".join(sorted(_VERIFIERS))
         raise UnknownVerifierError(f"unknown verifier {name!r} (known: {known})")
@@ -87,7 +90,7 @@ def verify_safely(verifier: Verifier, completion: Any, payload: Any) -> Verdict:
     if not isinstance(completion, str):
         return Verdict.fail("bad_completion", type=type(completion).__name__)
     if not isinstance(payload, dict):
-        return Verdict.fail("bad_payload", type=type(payload).__name__)
+        return Verdict.fail("bad_payload", error=f"payload must be a JSON object, got {type(payload).__name__}")
     try:
         verdict = verifier.verify(completion, payload)
     except Exception as exc:  # noqa: BLE001 - the point is to catch everything

@@ -21,6 +21,34 @@ MAX_CODE_CHARS = 1 << 20
 MAX_INPUT_CHARS = 1 << 16
 
 
+def _tests_problem(payload: dict[str, Any]) -> str | None:
+    """What is wrong with a ``code`` payload's tests, in one line (None when usable)."""
+    inputs, outputs, fn_name = payload.get("inputs"), payload.get("outputs"), payload.get("fn_name") or None
+    for key, value in (("inputs", inputs), ("outputs", outputs)):
+        if not isinstance(value, list):
+            return f"'{key}' must be a list, got {type(value).__name__}" if value is not None else f"missing '{key}'"
+    if len(inputs) != len(outputs):
+        return f"'inputs' has {len(inputs)} entries but 'outputs' has {len(outputs)}"
+    if not inputs:
+        return "'inputs' is empty"
+    if fn_name is not None and (not isinstance(fn_name, str) or not fn_name.isidentifier()):
+        return f"'fn_name' must be a Python identifier, got {fn_name!r}"[:200]
+    for key, values in (("inputs", inputs), ("outputs", outputs)):
+        for i, value in enumerate(values):
+            if not fn_name and not isinstance(value, str):
+                return f"{key}[{i}] must be a string for a stdin test, got {type(value).__name__}"
+            if fn_name and isinstance(value, str):
+                try:
+                    json.loads(value)
+                except (ValueError, RecursionError):
+                    return f"{key}[{i}] is not JSON (call-based tests hold JSON values)"
+    for key in ("time_limit_s", "memory_limit_mb"):
+        value = payload.get(key)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0):
+            return f"'{key}' must be a positive number, got {value!r}"[:200]
+    return None
+
+
 class _SandboxVerifier(Verifier):
     """Shared option handling: sandbox limits plus retry count for infra failures."""
 
@@ -50,9 +78,10 @@ class CodeVerifier(_SandboxVerifier):
         self.max_tests = max_tests
 
     def verify(self, completion: str, payload: dict[str, Any]) -> Verdict:
-        inputs, outputs = payload.get("inputs"), payload.get("outputs")
-        if not isinstance(inputs, list) or not isinstance(outputs, list) or len(inputs) != len(outputs) or not inputs:
-            return Verdict.fail("bad_payload", error="need equal-length non-empty inputs/outputs lists")
+        problem = _tests_problem(payload)
+        if problem:
+            return Verdict.fail("bad_payload", error=problem)
+        inputs, outputs = payload["inputs"], payload["outputs"]
         fn_name = payload.get("fn_name") or None
         code = extract_code(completion)
         if code is None or len(code) > MAX_CODE_CHARS:
@@ -108,13 +137,22 @@ class CodeOutputVerifier(Verifier):
     def verify(self, completion: str, payload: dict[str, Any]) -> Verdict:
         want = payload.get("expected_output")
         if not isinstance(want, str):
-            return Verdict.fail("bad_payload", error="expected_output must be a string")
+            return Verdict.fail("bad_payload", error=f"'expected_output' must be a string, got {type(want).__name__}")
         got = extract_answer_block(completion, "output")
         if got is None:
             return Verdict.fail("no_answer")
         if outputs_match(got, want):
             return Verdict(1.0, True, "passed", extracted=got)
         return Verdict(0.0, False, "wrong_answer", extracted=got[:2000])
+
+
+def _strings_problem(payload: dict[str, Any], keys: tuple[str, ...]) -> str | None:
+    for key in keys:
+        if key not in payload:
+            return f"missing '{key}'"
+        if not isinstance(payload[key], str):
+            return f"'{key}' must be a string, got {type(payload[key]).__name__}"
+    return None
 
 
 def _proposed_input(completion: str, fn_name: str | None) -> str | None:
@@ -139,8 +177,9 @@ class CodeInputVerifier(_SandboxVerifier):
 
     def verify(self, completion: str, payload: dict[str, Any]) -> Verdict:
         ref, target = payload.get("reference"), payload.get("target_output")
-        if not isinstance(ref, str) or not isinstance(target, str):
-            return Verdict.fail("bad_payload", error="need reference and target_output strings")
+        problem = _strings_problem(payload, ("reference", "target_output"))
+        if problem:
+            return Verdict.fail("bad_payload", error=problem)
         fn_name = payload.get("fn_name") or None
         proposed = _proposed_input(completion, fn_name)
         if proposed is None:
@@ -168,8 +207,9 @@ class CodeBreakerVerifier(_SandboxVerifier):
 
     def verify(self, completion: str, payload: dict[str, Any]) -> Verdict:
         ref, wrong = payload.get("reference"), payload.get("wrong")
-        if not isinstance(ref, str) or not isinstance(wrong, str):
-            return Verdict.fail("bad_payload", error="need reference and wrong solution strings")
+        problem = _strings_problem(payload, ("reference", "wrong"))
+        if problem:
+            return Verdict.fail("bad_payload", error=problem)
         fn_name = payload.get("fn_name") or None
         proposed = _proposed_input(completion, fn_name)
         if proposed is None:

@@ -85,22 +85,29 @@ def _hand_routes_to_trainer(trainer: Any, completions: list[Completion]) -> None
     """Give the engine's routes to CascadeGRPOTrainer in the layout its own recorder produces:
     (B, padded prompt width + completion width, layers, top_k), prompts left-padded like TRL's batch.
 
-    Uses the trainer's rollout slots (``_rollout`` / ``_fwd_routes``), the same ones its in-process
-    recording fills, so replay, telemetry and bias balancing run unchanged on engine rollouts.
+    Fills the trainer's per-call ``RolloutState`` (``cascade/recipe/batch_state.py``), the object its
+    in-process recording fills, so replay, telemetry and bias balancing run unchanged on engine rollouts.
     """
-    if getattr(trainer, "_router", None) is None:
+    state = getattr(trainer, "_rollout_state", None)
+    if getattr(trainer, "_router", None) is None or state is None:
         return
-    if any(c.routes is None for c in completions):
-        trainer._rollout = trainer._fwd_routes = None
+    state.generate_calls += 1
+    if any(c.routes is None for c in completions) or state.generate_calls > 1:
+        state.routes, state.entropy, state.prefill, state.replay_forward = None, None, 0, False
         return
     mult = trainer.pad_to_multiple_of
-    prompts = pad([torch.from_numpy(c.routes[: len(c.prompt_ids)]) for c in completions], padding_value=-1, padding_side="left", pad_to_multiple_of=mult)
-    tails = pad([torch.from_numpy(c.routes[len(c.prompt_ids) :]) for c in completions], padding_value=-1, padding_side="right", pad_to_multiple_of=mult)
-    h_prompts = pad([torch.from_numpy(c.router_entropy[: len(c.prompt_ids)]) for c in completions], padding_value=0.0, padding_side="left", pad_to_multiple_of=mult)
-    h_tails = pad([torch.from_numpy(c.router_entropy[len(c.prompt_ids) :]) for c in completions], padding_value=0.0, padding_side="right", pad_to_multiple_of=mult)
-    routes = torch.cat([prompts, tails], dim=1)
-    trainer._rollout = (routes, torch.cat([h_prompts, h_tails], dim=1), prompts.size(1))
-    trainer._fwd_routes = routes if trainer.router_replay else None
+
+    def padded(parts: list[np.ndarray], value: float, side: str) -> torch.Tensor:
+        return pad([torch.from_numpy(p) for p in parts], padding_value=value, padding_side=side, pad_to_multiple_of=mult)
+
+    heads = padded([c.routes[: len(c.prompt_ids)] for c in completions], -1, "left")
+    tails = padded([c.routes[len(c.prompt_ids) :] for c in completions], -1, "right")
+    # a backend without router entropy (vllm) reports 0 entropy in telemetry; routes are what replay needs
+    ents = [c.router_entropy if c.router_entropy is not None else np.zeros(c.routes.shape[:2], np.float32) for c in completions]
+    h_heads = padded([e[: len(c.prompt_ids)] for e, c in zip(ents, completions)], 0.0, "left")
+    h_tails = padded([e[len(c.prompt_ids) :] for e, c in zip(ents, completions)], 0.0, "right")
+    state.routes, state.entropy = torch.cat([heads, tails], dim=1), torch.cat([h_heads, h_tails], dim=1)
+    state.prefill, state.replay_forward = heads.size(1), bool(trainer.router_replay)
 
 
 class EngineGRPOTrainer(CascadeGRPOTrainer):

@@ -30,19 +30,29 @@ class CascadeGRPOConfig(GRPOConfig):
     trust_region: Literal["clip", "dppo_binary_tv"] = field(
         default="clip",
         metadata={
-            "help": "'clip': TRL's PPO ratio clipping. 'dppo_binary_tv': no clipping; tokens whose "
-            "|pi_theta(y_t) - pi_old(y_t)| exceeds `dppo_delta` get no gradient, the rest use the plain "
-            "importance-weighted policy gradient. Logs `dppo/masked_frac`."
+            "help": "'clip': TRL's PPO ratio clipping. 'dppo_binary_tv': DPPO binary-TV as verl's "
+            "compute_policy_loss_dppo_tv: no clipping; a token with A > 0 gets no gradient when "
+            "pi(y_t) - mu(y_t) > `dppo_delta`, one with A <= 0 when pi(y_t) - mu(y_t) < -`dppo_delta`; kept "
+            "tokens get -A * min(pi/mu, `dppo_ratio_cap`) (ratio detached). mu is the behaviour policy: the "
+            "batch's `sampling_per_token_logps` (a rollout engine's), else TRL's `old_per_token_logps`, else the "
+            "current log-probs (on-policy: nothing is masked). Logs `dppo/masked_frac`. Needs beta=0."
         },
     )
     dppo_delta: float = field(
         default=0.1, metadata={"help": "DPPO trust-region radius in probability space (binary TV per token)."}
     )
+    dppo_ratio_cap: float = field(
+        default=20.0,
+        metadata={"help": "DPPO truncated importance sampling: kept tokens' ratio pi/mu is capped here (detached)."},
+    )
     dynamic_sampling: bool = field(
         default=False,
         metadata={
-            "help": "DAPO dynamic sampling: drop groups whose rewards have zero spread and refill them with fresh "
-            "prompts from the train dataset. Logs `dynamic_sampling/dropped_frac`."
+            "help": "DAPO dynamic sampling: drop groups with zero spread and refill them with fresh prompts from "
+            "the train dataset. Spread is measured on the reward that feeds the advantage numerator: the raw "
+            "reward plus the length bonus when `length_bonus_c` > 0 (so an all-correct group whose lengths "
+            "differ is kept: the bonus is its only, and real, signal), the raw reward otherwise. Logs "
+            "`dynamic_sampling/dropped_frac`, `refills`, `unfilled_frac` (global over all processes)."
         },
     )
     dynamic_sampling_max_refills: int = field(
@@ -55,13 +65,21 @@ class CascadeGRPOConfig(GRPOConfig):
     length_bonus_c: float = field(
         default=0.0,
         metadata={
-            "help": "Length-bonus coefficient c (0 = off): correct rollouts of groups with solve rate p > 1/G get "
-            "c*p*m*lambda in the advantage numerator (m = the group's max reward)."
+            "help": "Length-bonus coefficient c (0 = off): correct rollout i of a group with solve rate p gets "
+            "c*p*m_i*lambda_i in the advantage numerator (m_i = 1 if correct else 0) when p > 1/G and "
+            "p > p*_s - `length_bonus_acc_tolerance`, p*_s the running max solve rate of the group's source."
         },
     )
     length_bonus_tolerance: float = field(
         default=0.0,
         metadata={"help": "T_l: correct completions within this many tokens of the shortest get the full bonus."},
+    )
+    length_bonus_acc_tolerance: float = field(
+        default=0.1,
+        metadata={
+            "help": "T_acc: the bonus applies only while a group's solve rate p > p*_s - T_acc, p*_s the running "
+            "maximum per-batch solve rate of its source (env id); p*_s is saved in checkpoints."
+        },
     )
     length_bonus_correct_threshold: float = field(
         default=1.0,
@@ -109,7 +127,9 @@ class CascadeGRPOConfig(GRPOConfig):
         default=0.0,
         metadata={
             "help": "Aux-loss-free balancing during RL: after each rollout, each real expert's balancing bias "
-            "moves by this rate towards uniform load (sign rule). 0 = off."
+            "moves by this rate towards uniform load (sign rule). 0 = off. Cannot be combined with router "
+            "replay: the report keeps the biases fixed during RL, and moving them while training forwards "
+            "replay the rollout's routes makes the two fight (82-100% of replayed routes flip)."
         },
     )
 
@@ -127,3 +147,37 @@ class CascadeGRPOConfig(GRPOConfig):
             raise ValueError("rare_token_id_quantile must be in (0, 1]")
         if self.router_bias_update_rate < 0:
             raise ValueError("router_bias_update_rate must be >= 0")
+        if self.dppo_ratio_cap <= 0:
+            raise ValueError(f"dppo_ratio_cap must be > 0, got {self.dppo_ratio_cap}")
+        if self.length_bonus_acc_tolerance < 0:
+            raise ValueError("length_bonus_acc_tolerance must be >= 0")
+        if self.length_bonus_c > 0 and self.advantage_estimator == "grpo" and self.scale_rewards == "group":
+            raise ValueError(
+                "length_bonus_c > 0 with advantage_estimator=grpo and scale_rewards=group divides the bonus by the raw "
+                "rewards' group std, which is 0 in all-correct groups (advantages ~ 1e4 x bonus); use "
+                "advantage_estimator=maxrl (the report's) or scale_rewards=batch/none"
+            )
+        if self.trust_region == "dppo_binary_tv" and self.beta != 0.0:
+            raise ValueError(
+                "trust_region=dppo_binary_tv needs beta=0: the DPPO gradient is applied through the log-probs TRL's "
+                "loss sees, which its KL term would share (the recipe runs without KL)"
+            )
+        if self.trust_region == "dppo_binary_tv" and self.use_vllm and self.vllm_importance_sampling_correction:
+            raise ValueError(
+                "trust_region=dppo_binary_tv already weighs each token by min(pi/mu, dppo_ratio_cap) against the "
+                "sampling log-probs; TRL's vllm_importance_sampling_correction would apply a second correction: set "
+                "it to false"
+            )
+        if self.router_bias_update_rate > 0 and self.router_replay is not False:
+            raise ValueError(
+                "router_bias_update_rate > 0 with router replay: the report keeps balancing biases fixed during RL "
+                "and replaying rollout routes while the biases move makes them fight; set router_replay: false to "
+                "rebalance, or router_bias_update_rate: 0 (router_replay defaults to on for ZAYA)"
+            )
+        local = self.per_device_train_batch_size * self.steps_per_generation
+        if self.dynamic_sampling and self.dynamic_sampling_max_refills > 0 and self.world_size > 1 and local % (self.num_generations or 1):
+            raise ValueError(
+                f"dynamic_sampling refill with {self.world_size} processes needs each process's generation batch "
+                f"(per_device_train_batch_size * steps_per_generation = {local}) to hold whole groups of "
+                f"num_generations={self.num_generations}; or set dynamic_sampling_max_refills: 0"
+            )

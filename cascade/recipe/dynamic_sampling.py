@@ -1,7 +1,19 @@
 """DAPO dynamic sampling: find groups with zero reward spread and splice refilled groups in their place.
 
-A group whose rollouts all scored the same has zero advantage under any baseline, so it only
-dilutes the batch; DAPO drops it and draws a fresh prompt instead.
+DAPO drops a group because it carries no gradient: every advantage in it is zero. What makes
+the advantages zero is a constant advantage *numerator*, so "zero spread" is tested on the
+reward that enters the numerator: r_i + Δr_i, the raw reward plus the length bonus (both
+MaxRL's (r + Δr − mean)/mean and GRPO's (r + Δr − mean)/std keep the baseline on raw rewards).
+With the length bonus off that is DAPO's raw-reward rule. With it on, an all-correct group
+(p = 1) whose lengths differ is kept: rewards [1, 1, 1, 1] with lengths [10, 40, 80, 120] and
+c = 1 have MaxRL advantages [0.5, 0.23, −0.14, −0.5], a real signal towards short answers, which
+the report's bonus exists to give. All-wrong groups and all-correct groups of equal lengths
+(every λ̃ = ½, so Δr is constant) still have zero spread and are dropped. MaxRL gives a group
+with mean 0 zero advantages whatever its bonus; the bonus is 0 there too (no correct rollout).
+
+Several processes: spread is judged on the gathered (global) rewards, every rank draws the
+same number of refill groups in lockstep, and each rank splices only its own rows (see the
+trainer's ``_dynamic_sampling``).
 """
 
 from __future__ import annotations
@@ -28,8 +40,16 @@ ROUTES_KEY = "router_routes"
 SCALAR_KEYS = {"num_items_in_batch"}
 
 
+def spread_rewards(rewards: torch.Tensor, bonus: torch.Tensor | None) -> torch.Tensor:
+    """The per-rollout term of the advantage numerator: r + Δr (NaN stays NaN: unscorable)."""
+    return rewards if bonus is None else rewards + bonus.to(rewards)
+
+
 def zero_spread_groups(rewards: torch.Tensor, group_size: int) -> torch.Tensor:
-    """(num_groups,) bool: every scorable reward in the group is equal (all-NaN groups count too)."""
+    """(num_groups,) bool: every scorable value in the group is equal (all-NaN groups count too).
+
+    Pass ``spread_rewards(rewards, bonus)``: the numerator's reward, not the raw one alone.
+    """
     r = rewards.view(-1, group_size)
     nan = torch.isnan(r)
     hi = torch.where(nan, torch.full_like(r, -float("inf")), r).max(dim=1).values
@@ -37,10 +57,12 @@ def zero_spread_groups(rewards: torch.Tensor, group_size: int) -> torch.Tensor:
     return (hi - lo <= 0) | nan.all(dim=1)
 
 
+SPLICEABLE_KEYS = set(PROMPT_KEYS) | set(COMPLETION_KEYS) | ROW_KEYS | SCALAR_KEYS | {ROUTES_KEY}
+
+
 def can_splice(batch: dict[str, Any]) -> bool:
     """Only batches made of the tensors we know how to pad can be spliced."""
-    known = set(PROMPT_KEYS) | set(COMPLETION_KEYS) | ROW_KEYS | SCALAR_KEYS | {ROUTES_KEY}
-    return set(batch) <= known
+    return set(batch) <= SPLICEABLE_KEYS
 
 
 def _pad_to(x: torch.Tensor, width: int, value: float, left: bool) -> torch.Tensor:

@@ -1,36 +1,43 @@
 """CascadeGRPOTrainer: TRL's GRPOTrainer with the recipe switches of CascadeGRPOConfig.
 
-Overrides (each calls super() and post-processes; TRL's loop and loss are not copied):
-- ``_generate_single_turn``: record ZAYA routing while the rollout is generated.
+Overrides (each calls super() and post-processes; TRL's loop and loss are not copied). Five are
+private GRPOTrainer methods, overridden because TRL has no public hook at these points:
+- ``_generate_single_turn``: record ZAYA routing while the rollout is generated (router replay).
 - ``_calculate_rewards``: degeneracy gate on the rewards; remember rewards / ``correct`` flags.
 - ``_generate_and_score_completions``: recipe advantages (MaxRL, length bonus), dynamic sampling,
   router routes attached to the batch, router telemetry and bias balancing.
-- ``_get_per_token_logps_and_entropies``: router replay in every policy forward; DPPO masking.
-- ``_compute_loss``: hands the batch's routes and old log-probs to the forward above.
+- ``_compute_loss``: router replay for the training forward; the DPPO reference for the forward.
+- ``_get_per_token_logps_and_entropies``: router replay in TRL's old/ref forwards; DPPO's mask and
+  truncated-ratio gradient on the log-probs TRL's loss consumes.
+Public: ``training_step`` (replay stays on through backward), ``train`` (restores p*_s on resume).
+State between them: ``batch_state.RolloutState`` / ``LossState`` (one object per call).
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import torch
 from accelerate.utils import gather, gather_object
-from datasets import IterableDataset
+from transformers.trainer_utils import get_last_checkpoint
 from trl import GRPOTrainer
 
 from cascade.recipe import degeneracy, dynamic_sampling as ds
 from cascade.recipe.advantages import grpo_advantages, maxrl_advantages
+from cascade.recipe.batch_state import LossState, RolloutState
 from cascade.recipe.checks import check_recipe_for_model
 from cascade.recipe.config import CascadeGRPOConfig
 from cascade.recipe.length_bonus import length_bonus
+from cascade.recipe.refill import DynamicSamplingMixin
 from cascade.recipe.router_replay import RouterRecorder, align_routes
 from cascade.recipe.router_telemetry import balancing_bias_step, expert_loads, routing_metrics
-from cascade.recipe.trust_region import dppo_keep_mask, masked_fraction, stop_gradient_outside
+from cascade.recipe.solve_rate import SolveRateCallback, SolveRateMax, row_source
+from cascade.recipe.trust_region import dppo_keep_mask, dppo_logps
 
 
-class CascadeGRPOTrainer(GRPOTrainer):
+class CascadeGRPOTrainer(DynamicSamplingMixin, GRPOTrainer):
     """GRPOTrainer that honours CascadeGRPOConfig's recipe switches."""
 
     args: CascadeGRPOConfig
@@ -51,29 +58,37 @@ class CascadeGRPOTrainer(GRPOTrainer):
         self._router = RouterRecorder(self.accelerator.unwrap_model(self.model)) if wants_routes else None
         if cfg.trust_region == "dppo_binary_tv":  # no ratio clipping: the binary-TV mask is the trust region
             self.epsilon_low = self.epsilon_high = math.inf
-        self._rollout: tuple[torch.Tensor, torch.Tensor, int] | None = None
-        self._rollout_calls = 0
-        self._fwd_routes: torch.Tensor | None = None
-        self._dppo_old: torch.Tensor | None = None
-        self._dppo_mask: torch.Tensor | None = None
-        self._stash: dict[str, Any] = {}
-        self._refill_iter: Iterator[dict[str, Any]] | None = None
+        self._rollout_state: RolloutState | None = None
+        self._loss_state: LossState | None = None
+        self.last_loss_state: LossState | None = None
+        self.solve_rates = SolveRateMax()
+        self.add_callback(SolveRateCallback(self.solve_rates))
+
+    def train(self, resume_from_checkpoint: str | bool | None = None, *args: Any, **kwargs: Any) -> Any:
+        """TRL's train(); on resume, p*_s (the length bonus's running maxima) comes back from the checkpoint."""
+        ckpt = resume_from_checkpoint
+        if ckpt is True:
+            ckpt = get_last_checkpoint(self.args.output_dir)
+        if ckpt:
+            self.solve_rates.restore(Path(ckpt))
+        return super().train(resume_from_checkpoint, *args, **kwargs)
 
     # ---- rollout: record routing -------------------------------------------------------------
     def _generate_single_turn(self, prompt_ids, images, multimodal_fields, num_generations, has_tool_images=False):
-        if self._router is None or self.use_vllm or self.use_transformers_continuous_batching:
+        state = self._rollout_state
+        if self._router is None or state is None or self.use_vllm or self.use_transformers_continuous_batching:
             return super()._generate_single_turn(prompt_ids, images, multimodal_fields, num_generations, has_tool_images)
         with self._router.recording():
             result = super()._generate_single_turn(prompt_ids, images, multimodal_fields, num_generations, has_tool_images)
-        self._rollout_calls += 1
+        state.generate_calls += 1
         rec = self._router.recorded()
         width = max(len(p) for p in prompt_ids)
         if self.pad_to_multiple_of:
             width = -(-width // self.pad_to_multiple_of) * self.pad_to_multiple_of
         prefill = self._router.prefill_len
-        ok = rec is not None and prefill == width and self._rollout_calls == 1  # tool turns: not aligned
-        self._rollout = (rec[0], rec[1], prefill) if ok else None
-        self._fwd_routes = rec[0] if ok and self.router_replay else None
+        ok = rec is not None and prefill == width and state.generate_calls == 1  # tool turns: not aligned
+        state.routes, state.entropy, state.prefill = (rec[0], rec[1], prefill) if ok else (None, None, 0)
+        state.replay_forward = ok and self.router_replay
         return result
 
     # ---- rewards: degeneracy gate ------------------------------------------------------------
@@ -95,30 +110,35 @@ class CascadeGRPOTrainer(GRPOTrainer):
         correct = None
         if logged is not None and len(logged) == len(prompts):
             correct = torch.tensor([bool(c) for c in gather_object(list(logged))], device=device) & ~gated_all
-        self._stash = {"rewards_per_func": rewards_per_func, "correct": correct}
+        if self._rollout_state is not None:
+            self._rollout_state.rewards_per_func, self._rollout_state.correct = rewards_per_func, correct
         return rewards_per_func
 
     # ---- scoring: advantages, dynamic sampling, routes ---------------------------------------
     def _generate_and_score_completions(self, inputs):
-        out, rewards = self._score(inputs)
+        out, shaped = self._score(inputs)
         if self._mode() == "train" and self.args.dynamic_sampling:
-            out = self._dynamic_sampling(out, rewards)
+            out = self._dynamic_sampling(out, shaped)
         return out
 
     def _score(self, inputs: list[dict[str, Any]]) -> tuple[dict[str, Any], torch.Tensor]:
-        """One super() generate+score call, then the recipe's per-batch post-processing."""
-        self._rollout, self._rollout_calls = None, 0
+        """One super() generate+score call, then the recipe's per-batch post-processing.
+
+        Returns the scored batch and the gathered per-rollout r + Δr (dynamic sampling's spread).
+        """
+        state = self._rollout_state = RolloutState()
         try:
             out = super()._generate_and_score_completions(inputs)
+            state.replay_forward = False
+            rewards = self._total_rewards(state)
+            out, bonus = self._recipe_advantages(out, rewards, state, inputs)
+            self._attach_routes(out, state)
         finally:
-            self._fwd_routes = None
-        rewards = self._total_rewards()
-        out = self._recipe_advantages(out, rewards)
-        self._attach_routes(out)
-        return out, rewards
+            self._rollout_state = None
+        return out, ds.spread_rewards(rewards, bonus)
 
-    def _total_rewards(self) -> torch.Tensor:
-        rpf = self._stash["rewards_per_func"]
+    def _total_rewards(self, state: RolloutState) -> torch.Tensor:
+        rpf = state.rewards_per_func
         rewards = (rpf * self.reward_weights.to(rpf.device).unsqueeze(0)).nansum(dim=1)
         rewards[torch.isnan(rpf).all(dim=1)] = torch.nan
         return rewards
@@ -127,99 +147,53 @@ class CascadeGRPOTrainer(GRPOTrainer):
         start = self.accelerator.process_index * n_local
         return slice(start, start + n_local)
 
-    def _recipe_advantages(self, out: dict[str, Any], rewards: torch.Tensor) -> dict[str, Any]:
-        cfg = self.args
+    def _recipe_advantages(
+        self, out: dict[str, Any], rewards: torch.Tensor, state: RolloutState, inputs: list[dict[str, Any]]
+    ) -> tuple[dict[str, Any], torch.Tensor | None]:
+        cfg, mode = self.args, self._mode()
         if cfg.advantage_estimator == "grpo" and cfg.length_bonus_c == 0.0:
-            return out  # TRL's own advantages, untouched
-        group = self.num_generations if self._mode() == "train" else self.num_generations_eval
+            return out, None  # TRL's own advantages, untouched
+        group = self.num_generations if mode == "train" else self.num_generations_eval
         bonus = None
         if cfg.length_bonus_c > 0.0:
             lengths = gather(out["completion_mask"].sum(dim=1))
-            correct = self._stash.get("correct")
+            correct = state.correct
             if correct is None:
                 correct = torch.nan_to_num(rewards, nan=-math.inf) >= cfg.length_bonus_correct_threshold
-            bonus = length_bonus(rewards, lengths, correct, group, cfg.length_bonus_c, cfg.length_bonus_tolerance)
-            self._metrics[self._mode()]["length_bonus/mean"].append(bonus.mean().item())
+            sources = gather_object([row_source(row) for row in inputs])[::group]
+            best = self.solve_rates.lookup(sources).to(rewards.device)
+            bonus = length_bonus(
+                lengths, correct, group, cfg.length_bonus_c, cfg.length_bonus_tolerance, best, cfg.length_bonus_acc_tolerance
+            ).to(rewards.dtype)
+            if mode == "train":
+                self.solve_rates.update(sources, correct, group)
+            self._metrics[mode]["length_bonus/mean"].append(bonus.mean().item())
         if cfg.advantage_estimator == "maxrl":
             adv = maxrl_advantages(rewards, group, bonus)
         else:
             adv = grpo_advantages(rewards, group, self.scale_rewards, bonus)
         out["advantages"] = adv[self._local_slice(out["advantages"].size(0))].to(out["advantages"].dtype)
-        return out
+        return out, bonus
 
-    def _attach_routes(self, out: dict[str, Any]) -> None:
-        rollout = self._rollout
-        if rollout is None or rollout[2] != out["prompt_ids"].size(1):
+    def _attach_routes(self, out: dict[str, Any], state: RolloutState) -> None:
+        if state.routes is None or state.prefill != out["prompt_ids"].size(1):
             if self._router is not None:
                 self._metrics[self._mode()]["router/replay_unaligned"].append(1.0)
             return
-        routes, entropy, _ = rollout
         seq = out["prompt_ids"].size(1) + out["completion_ids"].size(1)
-        routes = align_routes(routes, seq)
+        routes = align_routes(state.routes, seq)
         if self.router_replay:
             out["router_routes"] = routes
         cfg, cfg_model = self.args, self.accelerator.unwrap_model(self.model).config
         valid = torch.cat([out["prompt_mask"], out["completion_mask"]], dim=1).bool() & (routes[..., 0, 0] >= 0)
         if cfg.router_telemetry:
-            entropy = torch.nn.functional.pad(entropy, (0, 0, 0, max(0, seq - entropy.size(1))))[:, :seq]
+            entropy = torch.nn.functional.pad(state.entropy, (0, 0, 0, max(0, seq - state.entropy.size(1))))[:, :seq]
             for key, value in routing_metrics(routes, entropy, valid, cfg_model.num_experts).items():
                 self._metrics[self._mode()][key].append(value)
         if cfg.router_bias_update_rate > 0 and self._mode() == "train":
             loads = gather(expert_loads(routes, valid, cfg_model.num_experts).unsqueeze(0)).mean(0)
             for layer, router in enumerate(self._router.routers):
                 router.balancing_biases.copy_(balancing_bias_step(router.balancing_biases, loads[layer], cfg.router_bias_update_rate))
-
-    def _dynamic_sampling(self, out: dict[str, Any], rewards: torch.Tensor) -> dict[str, Any]:
-        """Drop zero-spread groups; refill them from the train dataset up to the cap; mask what is left."""
-        cfg, metrics, group = self.args, self._metrics["train"], self.num_generations
-        zero = ds.zero_spread_groups(rewards, group)
-        metrics["dynamic_sampling/dropped_frac"].append(zero.float().mean().item())
-        refills = 0
-        can_refill = self.accelerator.num_processes == 1 and ds.can_splice(out)
-        while can_refill and bool(zero.any()) and refills < cfg.dynamic_sampling_max_refills:
-            missing = zero.nonzero().view(-1)
-            refill, refill_rewards = self._score(self._draw_groups(len(missing)))
-            refills += 1
-            good = (~ds.zero_spread_groups(refill_rewards, group)).nonzero().view(-1)[: len(missing)]
-            if len(good) == 0:
-                continue
-            targets = missing[: len(good)]
-            rows = (targets.unsqueeze(1) * group + torch.arange(group, device=targets.device)).view(-1)
-            src = (good.unsqueeze(1) * group + torch.arange(group, device=good.device)).view(-1)
-            picked = {k: v[src] for k, v in refill.items() if isinstance(v, torch.Tensor) and v.dim() > 0}
-            out = ds.splice(out, rows.to(out["advantages"].device), picked, self._tokenizer.pad_token_id)
-            zero[targets] = False
-        metrics["dynamic_sampling/refills"].append(float(refills))
-        metrics["dynamic_sampling/unfilled_frac"].append(zero.float().mean().item())
-        if bool(zero.any()):
-            rows_all = zero.repeat_interleave(group)
-            out = ds.mask_groups(out, rows_all[self._local_slice(out["advantages"].size(0))])
-        loss_mask = out["completion_mask"] * out.get("tool_mask", 1)
-        out["num_items_in_batch"] = gather(loss_mask.sum()).sum()
-        return out
-
-    def _draw_groups(self, n_groups: int) -> list[dict[str, Any]]:
-        """``n_groups`` fresh prompts, each repeated num_generations times (TRL's batch layout).
-
-        They come from a second, independently shuffled pass over the train dataset (seed + 1), i.e.
-        fresh draws from the same task distribution, not the next items of the trainer's own stream.
-        """
-        rows = []
-        for _ in range(n_groups):
-            try:
-                row = next(self._refill_iter)  # type: ignore[arg-type]
-            except (StopIteration, TypeError):
-                self._refill_iter = self._new_refill_iter()
-                row = next(self._refill_iter)
-            rows.extend(dict(row) for _ in range(self.num_generations))
-        return rows
-
-    def _new_refill_iter(self) -> Iterator[dict[str, Any]]:
-        data, seed = self.train_dataset, self.args.seed + 1
-        if isinstance(data, IterableDataset):
-            return iter(data.shuffle(seed=seed, buffer_size=64))
-        order = torch.randperm(len(data), generator=torch.Generator().manual_seed(seed)).tolist()
-        return (data[i] for i in order)
 
     # ---- training forward: replay + DPPO -----------------------------------------------------
     def training_step(self, model, inputs, num_items_in_batch):
@@ -237,24 +211,32 @@ class CascadeGRPOTrainer(GRPOTrainer):
             self._router.start_replay(align_routes(routes, seq))
             self._router.flipped = self._router.replayed = 0
         dppo = self.args.trust_region == "dppo_binary_tv"
-        self._dppo_old = inputs.get("old_per_token_logps") if dppo else None
+        if dppo:
+            old = inputs.get("old_per_token_logps")
+            sampling = inputs.get("sampling_per_token_logps")
+            self._loss_state = LossState(sampling if sampling is not None else old, old, inputs["advantages"])
         try:
             loss = super()._compute_loss(model, inputs)
         finally:
-            self._dppo_old = None
+            state, self._loss_state = self._loss_state, None
             if routes is not None and not (torch.is_grad_enabled() and model.training):
                 self._router.stop_replay()  # no backward follows (eval): nothing to recompute
         if dppo:
-            mask = inputs["completion_mask"] * inputs.get("tool_mask", 1)
-            keep = self._dppo_mask if self._dppo_mask is not None else torch.ones_like(mask, dtype=torch.bool)
-            self._metrics[mode]["dppo/masked_frac"].append(masked_fraction(keep, mask))
-            self._dppo_mask = None
+            mask = (inputs["completion_mask"] * inputs.get("tool_mask", 1)).bool()
+            keep = state.keep if state.keep is not None else torch.ones_like(mask)
+            self._metrics[mode]["dppo/masked_frac"].append(self._global_frac(~keep, mask))
+            if state.logps is not None:  # kept tokens whose pi/mu the cap truncated (verl's pg_clipfrac_lower)
+                ref = state.ref_logps if state.ref_logps is not None else state.logps.detach()
+                capped = (state.logps.detach() - ref).exp() > self.args.dppo_ratio_cap
+                self._metrics[mode]["dppo/ratio_capped_frac"].append(self._global_frac(capped & keep, mask))
+            self.last_loss_state = state  # read by probes (tests); replaced every loss call
         if routes is not None and self._router.replayed:
             self._metrics[mode]["router/replay_flip_frac"].append(self._router.flipped / self._router.replayed)
         return loss
 
     def _get_per_token_logps_and_entropies(self, model, input_ids, attention_mask, logits_to_keep, batch_size=None, **kwargs):
-        routes = self._fwd_routes
+        rollout = self._rollout_state
+        routes = rollout.routes if rollout is not None and rollout.replay_forward else None
         if routes is None or self._router is None or routes.size(0) != input_ids.size(0):
             logps, entropies, aux = super()._get_per_token_logps_and_entropies(
                 model, input_ids, attention_mask, logits_to_keep, batch_size=batch_size, **kwargs
@@ -272,11 +254,19 @@ class CascadeGRPOTrainer(GRPOTrainer):
             logps = torch.cat([p[0] for p in parts])
             entropies = torch.cat([p[1] for p in parts]) if parts[0][1] is not None else None
             aux = torch.stack([p[2] for p in parts]).mean() if parts[0][2] is not None else None
-        if self._dppo_old is not None and torch.is_grad_enabled():
-            keep = dppo_keep_mask(logps, self._dppo_old, self.args.dppo_delta)
-            logps = stop_gradient_outside(logps, keep)
-            self._dppo_mask = keep
+        state = self._loss_state
+        if state is not None and torch.is_grad_enabled():
+            ref = state.ref_logps if state.ref_logps is not None else logps.detach()
+            state.keep = dppo_keep_mask(logps, ref, state.advantages, self.args.dppo_delta)
+            state.logps = logps
+            logps = dppo_logps(logps, ref, state.loss_old_logps, state.keep, self.args.dppo_ratio_cap)
         return logps, entropies, aux
+
+    def _global_frac(self, hit: torch.Tensor, mask: torch.Tensor) -> float:
+        """Share of real tokens (over every process) where ``hit`` holds."""
+        counts = torch.stack([(hit & mask).sum(), mask.sum()]).float()
+        totals = self.accelerator.reduce(counts, reduction="sum")
+        return float(totals[0] / totals[1].clamp(min=1.0))
 
     def _mode(self) -> str:
         return "train" if self.model.training else "eval"

@@ -4,6 +4,14 @@ Sources differ (APPS/TACO ``input_output`` JSON, CodeContests ``public_tests``,
 LiveCodeBench ``public_test_cases``); a column mapping (or a named preset) maps them
 onto one ``Problem`` whose tests use the APPS/TACO payload convention of the ``code``
 verifier: stdin strings, or JSON arrays of positional args when ``fn_name`` is set.
+
+APPS and TACO store each call-based expected value wrapped in a one-element list
+(``"outputs": [[0], [4]]``; their ``testing_util`` accepts ``result == expected`` or
+``result == expected[0]``). Their presets set ``call_outputs: wrapped`` and the loader
+unwraps every one-element list, so the verifier compares against the true value and
+stays strict: a problem whose answer is the list ``[0]`` (stored ``[[0]]``) still
+rejects ``0``. Unlike upstream, returning ``[x]`` for an answer ``x`` is not accepted.
+LiveCodeBench's ``private_test_cases`` are compressed (see ``compressed``).
 """
 
 from __future__ import annotations
@@ -13,19 +21,21 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from envs.code.compressed import decode_compressed
+
 SHIPPED = Path(__file__).resolve().parents[2] / "data" / "code" / "problems.jsonl"
 
 PRESETS: dict[str, dict[str, Any]] = {
-    "apps": {},  # our canonical names are APPS/TACO's
-    "taco": {},
+    "apps": {"call_outputs": "wrapped"},  # otherwise our canonical names are APPS/TACO's
+    "taco": {"call_outputs": "wrapped"},
     "codecontests": {"question": "description", "wrong_solutions": "incorrect_solutions",
                      "tests": ["public_tests", "private_tests", "generated_tests"],
                      "time_limit": "time_limit", "memory_limit": "memory_limit_bytes", "id": "name"},
-    "livecodebench": {"question": "question_content", "tests": ["public_test_cases"],
+    "livecodebench": {"question": "question_content", "tests": ["public_test_cases", "private_test_cases"],
                       "id": "question_id", "fn_name": "metadata.func_name"},
 }
 _DIFFICULTY_WORDS = {"introductory": 0, "easy": 0, "interview": 1, "medium": 1,
-                     "competition": 2, "hard": 2, "very_hard": 3}
+                     "competition": 2, "hard": 2, "medium_hard": 2, "very_hard": 3}
 
 
 @dataclass(frozen=True)
@@ -132,6 +142,9 @@ def normalise(row: dict[str, Any], mapping: dict[str, Any], default_id: str = ""
             fn_name = col("fn_name") or None
     if not inputs or len(inputs) != len(outputs):
         return None
+    if fn_name and mapping.get("call_outputs") == "wrapped":
+        # decoded values, not JSON text: dump each so a string answer stays a string
+        outputs = [json.dumps(o[0] if isinstance(o, list) and len(o) == 1 else o) for o in outputs]
     if fn_name:
         inputs = [i if isinstance(i, str) else json.dumps(i) for i in inputs]
         outputs = [o if isinstance(o, str) else json.dumps(o) for o in outputs]
@@ -148,15 +161,22 @@ def normalise(row: dict[str, Any], mapping: dict[str, Any], default_id: str = ""
 
 
 def _tests(value: Any) -> tuple[list[str], list[str], bool]:
-    value = _maybe_json(value)
-    if isinstance(value, dict) and "input" in value:  # CodeContests: {"input": [...], "output": [...]}
-        return list(value["input"]), list(value["output"]), False
+    """A tests column -> (inputs, outputs, functional); malformed entries are dropped."""
+    value = decode_compressed(value) if isinstance(value, str) else value
+    if isinstance(value, dict):  # CodeContests: {"input": [...], "output": [...]}
+        ins, outs = value.get("input"), value.get("output")
+        if not (isinstance(ins, list) and isinstance(outs, list) and len(ins) == len(outs)):
+            return [], [], False
+        pairs = [(i, o) for i, o in zip(ins, outs) if isinstance(i, str) and isinstance(o, str)]
+        return [i for i, _ in pairs], [o for _, o in pairs], False
     if isinstance(value, list):  # LiveCodeBench: [{"input", "output", "testtype"}]
-        functional = any(t.get("testtype") == "functional" for t in value if isinstance(t, dict))
-        ins = [t["input"] for t in value if isinstance(t, dict)]
+        cases = [t for t in value if isinstance(t, dict) and isinstance(t.get("input"), str)
+                 and isinstance(t.get("output"), str)]
+        functional = any(t.get("testtype") == "functional" for t in cases)
+        ins = [t["input"] for t in cases]
         if functional:  # newline-separated JSON args -> one JSON array
             ins = ["[" + ",".join(line for line in i.split("\n") if line.strip()) + "]" for i in ins]
-        return ins, [t["output"] for t in value if isinstance(t, dict)], functional
+        return ins, [t["output"] for t in cases], functional
     return [], [], False
 
 
@@ -181,10 +201,25 @@ def _difficulty(value: Any) -> int:
 def _seconds(value: Any) -> float | None:
     if isinstance(value, dict):  # CodeContests: {"seconds", "nanos"}
         return (value.get("seconds") or 0) + (value.get("nanos") or 0) / 1e9 or None
+    value = _leading_number(value, ("second",))
     return float(value) if isinstance(value, (int, float)) and value > 0 else None
 
 
+def _leading_number(value: Any, units: tuple[str, ...]) -> Any:
+    """TACO writes limits as text ("2 seconds", "256 megabytes"); other text is no limit."""
+    if not isinstance(value, str):
+        return value
+    parts = value.strip().lower().split()
+    if len(parts) == 2 and parts[1].startswith(units):
+        try:
+            return float(parts[0])
+        except ValueError:
+            return None
+    return None
+
+
 def _megabytes(value: Any) -> int | None:
+    value = _leading_number(value, ("megabyte", "mb"))
     if isinstance(value, (int, float)) and value > 0:
         return int(value // (1 << 20)) if value > 1 << 20 else int(value)
     return None

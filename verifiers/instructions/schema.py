@@ -60,8 +60,9 @@ def _relation(value: Any) -> str:
 
 
 def _letter(value: Any) -> str:
-    if not isinstance(value, str) or len(value) != 1 or not ("a" <= value.lower() <= "z"):
-        raise ValueError(f"must be a single ASCII letter, got {value!r}")
+    """One character: a letter (counted in any case) or a symbol/digit counted as given."""
+    if not isinstance(value, str) or len(value) != 1 or value.isspace():
+        raise ValueError(f"must be a single non-space character, got {value!r}")
     return value
 
 

@@ -9,6 +9,8 @@ from __future__ import annotations
 import re
 from fractions import Fraction
 
+from verifiers.math.normalize import e_notation, join_thousands, repeating_decimal, split_percent, split_top
+
 # Units a careful grader treats as part of the value. Bare (un-\text'ed) unit words are
 # only recognised from this list so that "5x" stays an expression.
 _ALIASES = {
@@ -39,21 +41,45 @@ _BARE_UNIT_RE = re.compile(
 _DEGREE_RE = re.compile(r"\^\s*\{?\s*\\circ\s*\}?\s*$")
 
 
+# "\text{5 apples}": a number and a unit word inside one text command (no hedge words).
+_TEXT_NUMBER_RE = re.compile(r"^" + _TEXT_CMD.replace("([^{}]{0,60})", r"\s*(-?\d[\d.,]*)\s+([A-Za-z][A-Za-z .'-]{0,40}?)\s*") + "$")
+# Words after a number that change its value or hedge it: never read as a unit.
+_NOT_UNIT = re.compile(
+    r"\b(?:or|and|not|than|plus|minus|times|over|more|less|to|of|divided|squared|cubed|root|power|factorial"
+    r"|hundreds?|thousands?|millions?|billions?|trillions?|dozens?|halfs?|halves|thirds?|quarters?|tenths?"
+    r"|percent|percentage|pct|e|i|pi)\b",
+    re.IGNORECASE,
+)
+_CURRENCY_RE = re.compile(r"^(?:\\\$|\$)\s*(?=-?\d)")
+
+
 def split_units(answer: str) -> tuple[str, str | None]:
     """``"5\\text{ cm}"`` -> ``("5", "cm")``; the unit is None when the answer has none."""
     s = answer.strip()
-    m = _DEGREE_RE.search(s)
+    m = _TEXT_NUMBER_RE.match(s)
+    if m and not _NOT_UNIT.search(m.group(2)):
+        return m.group(1), _canon_unit(m.group(2))
+    m = _CURRENCY_RE.match(s)
+    if m:
+        rest, unit = split_units(s[m.end() :])
+        if unit in (None, "usd"):
+            return rest, "usd"
+    cut = max(0, len(s) - 120)  # units sit at the end: never scan (and backtrack over) the whole answer
+    m = _DEGREE_RE.search(s, cut)
     if m and m.start() > 0:
         return s[: m.start()].strip(), "deg"
-    m = _TEXT_UNIT_RE.search(s)
+    m = _TEXT_UNIT_RE.search(s, cut)
     if m and re.search(r"\d", s[: m.start()]):
         unit = (m.group(1).strip() + re.sub(r"[\s{}]", "", m.group(2) or "")).strip()
-        if unit and unit.lower() not in {"or", "and"}:
+        if unit and not _NOT_UNIT.search(unit) and not _PCT_WORD.fullmatch(unit):
             return s[: m.start()].strip(), _canon_unit(unit)
-    m = _BARE_UNIT_RE.search(s)
+    m = _BARE_UNIT_RE.search(s, cut)
     if m and re.search(r"\d", s[: m.start()]):
         return s[: m.start()].strip(), _canon_unit(m.group(1))
     return s, None
+
+
+_PCT_WORD = re.compile(r"percent|percentage|pct|\\%", re.IGNORECASE)
 
 
 def _canon_unit(unit: str) -> str:
@@ -61,26 +87,24 @@ def _canon_unit(unit: str) -> str:
     return _ALIASES.get(u, u)
 
 
-_HEDGE_WORD = re.compile(r"(?:\bor\b|\\lor\b|\\vee\b)", re.IGNORECASE)
-_THOUSANDS = re.compile(r"^-?\d{1,3}(?:\{?,\}?\d{3})+(?:\.\d+)?$")
+_HEDGE_WORD = re.compile(r"(?:\bor\b|\band\b|\\lor\b|\\vee\b)", re.IGNORECASE)
+# Golds that are relations or sets: a union or an "or" is a legitimate way to answer them.
+_SETLIKE = re.compile(r"[<>]|\\[lg]eq?\b|\\in\b|\\\{|\\cup|\\cap|\\infty|\\emptyset|\\mathbb|\\setminus")
+
+
+# MATH's own thousands separators, never list separators: "10,\\!000", "14{,}916".
+_MATH_THOUSANDS = re.compile(r"(?<=\d)(?:,\\!\s*|\{,\})(?=\d{3})")
 
 
 def _top_level_commas(s: str) -> int:
-    depth, n = 0, 0
-    for c in s:
-        if c in "([{":
-            depth += 1
-        elif c in ")]}":
-            depth -= 1
-        elif c in ",;" and depth == 0:
-            n += 1
-    return n
+    return len(split_top(s, ",")) - 1 + len(split_top(s, ";")) - 1
 
 
 def is_multi(s: str) -> bool:
-    """Does this answer list several values (top-level commas, "or", "\\pm", "\\cup")?"""
-    if _THOUSANDS.match(s.replace(" ", "")):
+    """Does this answer list several values (top-level commas, "or", "and", "\\pm", "\\cup")?"""
+    if join_thousands(s) is not None:
         return False
+    s = _MATH_THOUSANDS.sub("", s)
     return (
         _top_level_commas(s) > 0
         or bool(_HEDGE_WORD.search(s))
@@ -91,12 +115,13 @@ def is_multi(s: str) -> bool:
 
 
 def is_hedge(answer: str, gold: str) -> bool:
-    """An answer that offers several values where the gold is one value is a hedge.
+    """An answer that offers several values where the gold is one plain value is a hedge.
 
     The gold counts as several values if it has a comma at any depth (sets, tuples,
-    intervals), so only answers to single-valued golds are ever called hedges.
+    intervals) and as a set if it is a relation or set notation (``|x|>1`` may be
+    answered by a union), so only answers to single plain values are ever called hedges.
     """
-    if is_multi(gold) or ("," in gold and not _THOUSANDS.match(gold.replace(" ", ""))):
+    if is_multi(gold) or ("," in gold and join_thousands(gold) is None) or _SETLIKE.search(gold):
         return False
     return is_multi(answer)
 
@@ -109,18 +134,24 @@ _ASSIGN = re.compile(r"^[A-Za-z](?:_\{?\w+\}?)?\s*=\s*")
 def fast_number(s: str) -> tuple[Fraction, bool] | None:
     """Exact value of a plain number / fraction / percentage, and whether it is a decimal.
 
+    Thousands separators are read before spaces are dropped, so ``32, 349`` is a list
+    (None here), not 32349. Repeating decimals are exact; e-notation is a decimal.
     Returns None for anything else, which then goes to math-verify.
     """
     t = s.strip().strip("$")
     t = _ASSIGN.sub("", t, count=1)
-    t = re.sub(r"\s+|\\[,;:! ]|\\left|\\right", "", t)
-    if _THOUSANDS.match(t):
-        t = re.sub(r"\{?,\}?", "", t)
-    pct = t.endswith("\\%") or t.endswith("%")
-    if pct:
-        t = t[:-2] if t.endswith("\\%") else t[:-1]
+    t = re.sub(r"\\left|\\right", "", t).strip()
+    t, pct = split_percent(t)
     if len(t) > 40:
         return None
+    t = join_thousands(t) or t
+    rep = repeating_decimal(t)
+    if rep is not None:
+        return (rep / 100 if pct else rep), False
+    e = e_notation(t)
+    if e is not None:
+        return (e[0] / 100 if pct else e[0]), True
+    t = re.sub(r"\s+|\\[,;:! ]", "", t)
     m = _NUM.match(t)
     if m:
         val, dec = Fraction(m.group(2)), "." in m.group(2)

@@ -5,6 +5,16 @@ needs its own timeout. math-verify compares numbers with absolute rounding, whic
 accepts 1/2004! for 1/2006! and 2e-20 for 1e-20; every "equal" it returns is re-checked
 by high-precision evaluation (at fixed points for expressions with symbols) and, for
 equations, by comparing both sides rather than only ``lhs - rhs``.
+
+Precision rule. math-verify rounds both sides to ``float_rounding=6`` decimal places
+whenever one side is a float, so it accepts ``0.666667`` for 2/3 and ``0.3333333`` for
+1/3 (its stated aim). We keep that rounding only where the *gold* is a decimal: then the
+gold's own digits are the precision asked for, and the re-check is a relative 2e-6,
+never looser than math-verify's. Where the gold is exact (integer, fraction, surd,
+pi...), a decimal answer is read as the exact decimal it was written as and must equal
+the gold exactly: 0.5 and 0.125 are right for 1/2 and 1/8, but a truncated or rounded
+expansion of a non-terminating value (0.666667, 0.3333333, 1.414214 for sqrt 2) is
+wrong at any length, because a reward that accepts truncation pays for guessing digits.
 """
 
 from __future__ import annotations
@@ -57,8 +67,23 @@ def _close(g: Any, a: Any, tol: Any) -> bool:
         return bool(abs(g - a) <= tol * scale) if scale != 0 else True
 
 
+def _exact_decimals(e: Any) -> Any:
+    """Every Float in ``e`` as the exact decimal it was written as (``0.666667`` -> 666667/10^6)."""
+
+    def rational(f: Any) -> Any:
+        try:
+            return sp.Rational(str(f))
+        except Exception:  # noqa: BLE001 - leave an odd float alone; it then cannot match exactly
+            return f
+
+    return e.replace(lambda x: isinstance(x, sp.Float), rational)
+
+
 def _value_agree(g: Any, a: Any) -> bool:
-    tol = _FLOAT_TOL if (g.has(sp.Float) or a.has(sp.Float)) else _EXACT_TOL
+    if g.has(sp.Float):
+        tol = _FLOAT_TOL  # a decimal gold: its digits set the precision (math-verify's rounding)
+    else:
+        a, tol = (_exact_decimals(a) if a.has(sp.Float) else a), _EXACT_TOL
     for pt in _points([g, a]):
         gv, av = _num(g, pt), _num(a, pt)
         if gv is None or av is None:

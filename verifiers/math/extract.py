@@ -10,6 +10,8 @@ import re
 import unicodedata
 from dataclasses import dataclass, field
 
+from verifiers.math.normalize import unwrap
+
 FALLBACKS = ("answer_tag", "answer_line", "last_number")
 
 # Applied before NFKC (which would turn "x²" into "x2" and "½" into "1⁄2").
@@ -24,7 +26,7 @@ _SYMBOLS = {
     "π": "\\pi ", "∞": "\\infty ", "≤": "\\le ", "≥": "\\ge ", "≠": "\\neq ", "±": "\\pm ",
     "∪": "\\cup ", "∩": "\\cap ", "∈": "\\in ", "°": "^\\circ ", "⁄": "/", "∅": "\\emptyset ",
     "θ": "\\theta ", "α": "\\alpha ", "β": "\\beta ", "∠": "\\angle ", "√": "\\sqrt",
-    "\\mathrm{e}": "e", "\\mathrm{i}": "i", "\\dfrac": "\\frac", "\\tfrac": "\\frac",
+    "\\varnothing": "\\emptyset ", "\\mathrm{e}": "e", "\\mathrm{i}": "i", "\\dfrac": "\\frac", "\\tfrac": "\\frac",
 }
 _PRE_RE = re.compile("|".join(map(re.escape, sorted(_PRE_NFKC, key=len, reverse=True))))
 _SYM_RE = re.compile("|".join(map(re.escape, sorted(_SYMBOLS, key=len, reverse=True))))
@@ -53,7 +55,10 @@ _BOX_RE = re.compile(r"\\(?:boxed|fbox)\s*")
 def find_boxed(text: str, max_boxes: int = 64) -> list[str | None]:
     """Contents of every ``\\boxed{...}`` in order; ``None`` marks an unbalanced box."""
     out: list[str | None] = []
+    inside = -1  # end of the last complete box: boxes nested in it are part of its answer
     for m in _BOX_RE.finditer(text):
+        if m.start() < inside:
+            continue
         i = m.end()
         if i >= len(text):
             out.append(None)
@@ -77,6 +82,7 @@ def find_boxed(text: str, max_boxes: int = 64) -> list[str | None]:
                     break
             j += 1
         out.append(text[i + 1 : j] if depth == 0 and j < len(text) else None)
+        inside = j if depth == 0 else inside
         if len(out) >= max_boxes:
             break
     return out
@@ -109,27 +115,49 @@ def _fallback(text: str, kind: str) -> str | None:
     raise ValueError(f"unknown fallback {kind!r}; known: {', '.join(FALLBACKS)}")
 
 
+# Minerva/MATH's "Final Answer: The final answer is $X$. I hope it is correct." (math-verify's
+# top-priority pattern). Stated after the last box, it is the answer: earlier boxes were work.
+# Nothing may follow the statement but "." and "I hope it is correct": "$5$ or $6$" is a hedge.
+_FINAL_RE = re.compile(r"final answer is:?\s*\$([^$]{1,300})\$[ \t]*\.?[ \t]*(?:I hope\b|$)", re.IGNORECASE | re.MULTILINE)
+
+
+def _final_statement(tail: str) -> str | None:
+    last = None
+    for m in _FINAL_RE.finditer(tail[-3000:]):
+        last = m
+    if last is None:
+        return None
+    start = len(tail) - len(tail[-3000:]) + last.start()
+    if max(tail.rfind("\\boxed"), tail.rfind("\\fbox")) > start:
+        return None
+    return unwrap(_clean(last.group(1))) or None
+
+
 @dataclass
 class Extraction:
     """The final answer found in a completion, and how it was found."""
 
     answer: str | None
-    source: str  # "boxed", one of FALLBACKS, or "none"
+    source: str  # "boxed", "final_answer", one of FALLBACKS, or "none"
     boxes: list[str | None] = field(default_factory=list)
     problem: str | None = None  # "unbalanced_box" | "several_boxes"
 
 
 def extract_answer(completion: str, fallbacks: tuple[str, ...] = ("answer_tag",), max_scan_chars: int = 6000) -> Extraction:
-    """The final answer: the last ``\\boxed{}``, else the first fallback that finds one."""
+    """The final answer: a "final answer is $X$" stated after every box, else the last
+    ``\\boxed{}``, else the first fallback that finds one."""
     tail = normalize_text(completion[-max_scan_chars:])
     boxes = find_boxed(tail)
+    stated = _final_statement(tail)
+    if stated is not None:
+        return Extraction(stated, "final_answer", boxes)
     if boxes:
         last = boxes[-1]
         if last is None:
             return Extraction(None, "boxed", boxes, "unbalanced_box")
         distinct = {_squash(b) for b in boxes if b is not None}
         problem = "several_boxes" if len(distinct) > 1 else None
-        return Extraction(last.strip(), "boxed", boxes, problem)
+        return Extraction(unwrap(last), "boxed", boxes, problem)
     for kind in fallbacks:
         ans = _fallback(tail, kind)
         if ans:
@@ -138,4 +166,4 @@ def extract_answer(completion: str, fallbacks: tuple[str, ...] = ("answer_tag",)
 
 
 def _squash(s: str) -> str:
-    return re.sub(r"\s+|\\[,;:! ]", "", s)
+    return re.sub(r"\s+|\\[,;:! ]", "", unwrap(s))

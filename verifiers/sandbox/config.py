@@ -23,6 +23,9 @@ class SandboxConfig:
     # Wall-clock deadline = time_limit_s * wall_factor + wall_slack_s (covers start-up).
     wall_factor: float = 1.0
     wall_slack_s: float = 1.0
+    # While the program is runnable and under its CPU limit (starved by a loaded machine),
+    # the wall deadline stretches up to this multiple; still starved there is an infra error.
+    starved_wall_factor: float = 4.0
     # Address space granted on top of memory_limit_mb: the interpreter's own mappings
     # and a 64 MiB recursion thread stack must fit.
     as_slack_mb: int = 96

@@ -106,9 +106,10 @@ def bwrap_argv(bwrap: str, interp: Interpreter, tmpfs_bytes: int, info_fd: int) 
         "--unshare-user",
         "--disable-userns",
         "--die-with-parent",
-        # The program is the namespace's pid 1: bwrap's own init would exit before it is
-        # reaped and leave a zombie on hosts whose pid 1 does not reap (containers).
-        "--as-pid-1",
+        # No --as-pid-1: bwrap's own small init is the namespace's pid 1 and the program an
+        # ordinary process under it, so a kill of its own process group acts as on a judge.
+        # The init outlives the outer bwrap briefly; the runner is a child subreaper and
+        # reaps it (see reap.py), so no zombie is left to a host pid 1 that does not reap.
         "--new-session",
         "--uid", "1000", "--gid", "1000",
         "--cap-drop", "ALL",

@@ -3,8 +3,10 @@
 Layers (each reported in ``RunResult.isolation``): bubblewrap namespaces (user, pid,
 net, ipc, uts, cgroup) with only the interpreter's files mounted read-only and a small
 tmpfs; a fresh unprivileged host uid per run (so RLIMIT_NPROC applies even when the
-caller is root); rlimits set by a trusted prelude before the program starts; a
-wall-clock deadline that kills the whole tree; capped output. Nothing here judges.
+caller is root); rlimits set by a trusted prelude before the program starts; bwrap's
+own init as the namespace's pid 1, so the program is an ordinary process; a wall-clock
+deadline that kills the whole tree (stretched while a loaded machine starves the program
+of CPU, see ``starvation``); capped output. Nothing here judges.
 """
 
 from __future__ import annotations
@@ -22,7 +24,8 @@ from pathlib import Path
 
 from verifiers.sandbox.config import SandboxConfig
 from verifiers.sandbox.mounts import SandboxUnavailable, bwrap_argv, find_bwrap, interpreter
-from verifiers.sandbox.reap import kill_tree, sweep_uid, wait_until
+from verifiers.sandbox.reap import become_subreaper, inner_pid, kill_tree, reap_adopted, sweep_uid, wait_until
+from verifiers.sandbox.starvation import Extension
 
 PRELUDE = Path(__file__).with_name("prelude.py").read_text()
 MARKER = b"\x1e"
@@ -160,6 +163,8 @@ def _execute(
     isolation: list[str], pass_fds: tuple[int | None, ...], info_r: int | None, weak: bool,
 ) -> RunResult:
     ids = {"user": uid, "group": uid, "extra_groups": []} if uid is not None else {}
+    if not weak:
+        become_subreaper()
     start = time.monotonic()
     try:
         proc = subprocess.Popen(
@@ -169,13 +174,23 @@ def _execute(
         )
     except OSError as exc:
         return RunResult(b"", b"", None, 0.0, 0.0, infra_error=f"spawn failed: {exc}", isolation=isolation)
-    out, err, timed_out, limited = _pump(proc, stdin, config, start + config.wall_deadline_s)
+    seen = bytearray()
+
+    def root() -> int | None:  # the sandboxed tree's top host pid
+        return proc.pid if weak else inner_pid(info_r, seen)
+
+    extend = Extension(root, config.time_limit_s, start + config.wall_deadline_s * config.starved_wall_factor)
+    out, err, timed_out, limited = _pump(proc, stdin, config, start + config.wall_deadline_s, extend)
     if not (timed_out or limited):
-        timed_out = not wait_until(proc.pid, start + config.wall_deadline_s)
+        deadline: float | None = start + config.wall_deadline_s
+        while deadline is not None and not wait_until(proc.pid, deadline):
+            deadline = extend()
+        timed_out = deadline is None
     if timed_out or limited:
-        kill_tree(proc.pid, info_r)
+        kill_tree(proc.pid, root() if not weak else None)
     _, status, usage = os.wait4(proc.pid, 0)
     proc.returncode = os.waitstatus_to_exitcode(status)
+    adopted_cpu = reap_adopted(root(), time.monotonic() + 1.0) if not weak else 0.0
     for stream in (proc.stdin, proc.stdout, proc.stderr):
         if stream:
             stream.close()
@@ -186,17 +201,21 @@ def _execute(
     if code is not None and code < 0:
         code = 128 - code
     infra = None
-    if not err.startswith(MARKER) and not timed_out and not limited:
+    if timed_out and extend.starved:
+        infra = (f"starved: the machine is overloaded (used {extend.cpu_s:.2f} of {config.time_limit_s:g} CPU s "
+                 f"in {wall:.1f} s wall)")
+    elif not err.startswith(MARKER) and not timed_out and not limited:
         infra = "sandbox did not start: " + err.decode("utf-8", "replace")[:500].strip()
     return RunResult(
-        out, err[1:] if err.startswith(MARKER) else err, code, wall, usage.ru_utime + usage.ru_stime,
+        out, err[1:] if err.startswith(MARKER) else err, code, wall, usage.ru_utime + usage.ru_stime + adopted_cpu,
         timed_out=timed_out, output_limited=limited, infra_error=infra, isolation=isolation,
     )
 
 
-def _pump(proc: subprocess.Popen, stdin: bytes, config: SandboxConfig, deadline: float
-          ) -> tuple[bytes, bytes, bool, bool]:
-    """Feed stdin and read both pipes until EOF, the output cap, or the deadline."""
+def _pump(proc: subprocess.Popen, stdin: bytes, config: SandboxConfig, deadline: float,
+          extend: Extension) -> tuple[bytes, bytes, bool, bool]:
+    """Feed stdin and read both pipes until EOF, the output cap, or the deadline (which
+    ``extend`` may move on while the program is starved of CPU)."""
     out, err = bytearray(), bytearray()
     sel = selectors.DefaultSelector()
     assert proc.stdin and proc.stdout and proc.stderr
@@ -212,7 +231,10 @@ def _pump(proc: subprocess.Popen, stdin: bytes, config: SandboxConfig, deadline:
         while any(k.data != "in" for k in sel.get_map().values()):
             remaining = deadline - time.monotonic()
             if remaining <= 0:
-                return bytes(out), bytes(err), True, False
+                later = extend()
+                if later is None:
+                    return bytes(out), bytes(err), True, False
+                deadline, remaining = later, later - time.monotonic()
             for key, _ in sel.select(remaining):
                 if key.data == "in":
                     try:
