@@ -55,7 +55,7 @@ def rsa_cmd(
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object")] = False,
 ) -> None:
     """Markovian RSA (report §VI-B) with CHECKPOINT: N rollouts, T rounds of aggregation over C tails, majority vote."""
-    from cascade.rsa import RSAConfig, make_generate_fn, make_tail_fn, run_rsa_many
+    from cascade.rsa import RSAConfig, engine_generate_fn, make_tail_fn, policy_engine, run_rsa_many
     from verifiers.pool import LocalVerifierPool
 
     if (prompt is None) == (dataset is None):
@@ -66,7 +66,7 @@ def rsa_cmd(
         die(str(exc))
     tasks = _tasks(dataset, limit, parse_env_options(option)) if dataset is not None else None
     model, tokenizer = _policy(checkpoint)
-    generate, tail_fn = make_generate_fn(model, tokenizer, seed), make_tail_fn(tokenizer)
+    generate, tail_fn = engine_generate_fn(policy_engine(model, tokenizer), tokenizer, seed), make_tail_fn(tokenizer)
     problems = [prompt] if tasks is None else [task.prompt for task in tasks]
     results = [r.to_dict() for r in run_rsa_many(model, tokenizer, problems, cfg, generate, tail_fn=tail_fn)]
     out: dict[str, Any] = {"config": cfg.__dict__, "results": results}
@@ -133,7 +133,7 @@ def eval_cmd(
 ) -> None:
     """pass@1 and pass@k (unbiased, from n samples) of CHECKPOINT on a held-out suite; --rsa adds RSA accuracy."""
     from cascade.evaluate import evaluate_suite, load_suite
-    from cascade.rsa import make_generate_fn, make_tail_fn
+    from cascade.rsa import engine_generate_fn, make_tail_fn, policy_engine
     from verifiers.pool import LocalVerifierPool
 
     if k < 1 or (n is not None and n < 1) or (n_tasks is not None and n_tasks < 1):
@@ -144,7 +144,7 @@ def eval_cmd(
         die(str(exc).strip("'\""))
     model, tokenizer = _policy(checkpoint)
     try:
-        result = evaluate_suite(spec, make_generate_fn(model, tokenizer, seed), LocalVerifierPool(), k, n_tasks, n, rsa,
+        result = evaluate_suite(spec, engine_generate_fn(policy_engine(model, tokenizer), tokenizer, seed), LocalVerifierPool(), k, n_tasks, n, rsa,
                                 make_tail_fn(tokenizer), max_new_tokens)
     except ValueError as exc:
         die(str(exc))

@@ -116,6 +116,45 @@ class PassRateFilter(_Strict):
     max_new_tokens: int = 64
 
 
+class GenerationSettings(_Strict):
+    """Where rollouts come from (cascade/generation). ``trainer``: TRL generates in-process (today's path).
+
+    ``hf`` / ``vllm``: ``workers`` engine actors sample apart from training; a rollout is used at most
+    ``max_staleness`` weight versions old (0 = synchronous on-policy); weights reach the engines every
+    ``sync_every`` optimizer steps; ``buffer_size`` groups may be generated ahead (default
+    ``max_staleness`` steps' worth); ``verify_in_pipeline`` scores finished groups with the verifier
+    pool before they enter the buffer (the ``task`` reward then reads those verdicts).
+    """
+
+    backend: Literal["trainer", "hf", "vllm"] = "trainer"
+    workers: int = Field(1, ge=1)
+    max_staleness: int = Field(0, ge=0)
+    sync_every: int = Field(1, ge=1)
+    buffer_size: int | None = Field(None, ge=1)
+    num_cpus: float = Field(1, ge=0)
+    num_gpus: float = Field(0, ge=0)
+    max_batch: int | None = Field(None, ge=1)
+    tensor_parallel_size: int = Field(1, ge=1)
+    gpu_memory_utilization: float = Field(0.5, gt=0, le=1)
+    verify_in_pipeline: bool = False  # score finished groups while the trainer trains (needs max_staleness > 0)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> "GenerationSettings":
+        if self.backend == "trainer":  # compared with the defaults, so a dumped config re-validates
+            fields = type(self).model_fields
+            changed = sorted(k for k in fields if k != "backend" and getattr(self, k) != fields[k].default)
+            if changed:
+                raise ValueError(f"backend 'trainer' generates in-process; {', '.join(changed)} would have no effect")
+        if self.sync_every > self.max_staleness + 1:
+            raise ValueError(f"sync_every {self.sync_every} leaves engines more than max_staleness {self.max_staleness} "
+                             "versions behind: every rollout would be dropped (need sync_every <= max_staleness + 1)")
+        if self.verify_in_pipeline and self.max_staleness == 0:
+            raise ValueError("verify_in_pipeline needs max_staleness > 0: on the synchronous path nothing overlaps")
+        if self.backend != "vllm" and self.tensor_parallel_size != 1:
+            raise ValueError("tensor_parallel_size applies to the vllm backend only")
+        return self
+
+
 class StageConfig(_Strict):
     """One stage: its kind picks defaults from ``stages/``; every field here overrides them."""
 
@@ -126,6 +165,7 @@ class StageConfig(_Strict):
     curriculum: CurriculumSpec | None = None
     verifiers: VerifierOptions = {}
     filter: PassRateFilter = PassRateFilter()
+    generation: GenerationSettings = GenerationSettings()
     trainer: dict[str, Any] = {}
     resources: Resources = Resources()
     num_tasks: int = Field(512, ge=1)

@@ -1,6 +1,7 @@
 """Pass-rate filtering between stages (report §VII-D).
 
-Before a stage trains, the incoming policy answers each candidate prompt G times; prompts
+Before a stage trains, the incoming policy answers each candidate prompt G times (through the
+stage's rollout engine, plain sampling at temperature 1); prompts
 whose pass rate falls outside [min, max] are dropped (the report kept <= 0.75: a prompt
 the policy already solves teaches little). The result is cached in the stage directory
 so a resumed run does not sample again.
@@ -13,42 +14,12 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-import torch
-
 from cascade.config import PassRateFilter
+from cascade.generation.engine import RolloutEngine, SamplingParams, generate_texts
 from cascade.manifest import write_json_atomic
-from cascade.task_stream import as_chat
 from envs import Task
 
 CACHE_FILE = "pass_rate_filter.json"
-
-
-@torch.no_grad()
-def sample_completions(model: Any, tokenizer: Any, prompts: list[Any], n: int, max_new_tokens: int, batch_size: int = 16) -> list[list[str]]:
-    """``n`` sampled completions per chat prompt, with the policy's own generation settings.
-
-    Prompts are padded on the left, so every prompt's last token sits next to its completion.
-    """
-    model.eval()
-    side, tokenizer.padding_side = tokenizer.padding_side, "left"
-    try:
-        return _sample(model, tokenizer, prompts, n, max_new_tokens, batch_size)
-    finally:
-        tokenizer.padding_side = side
-
-
-def _sample(model: Any, tokenizer: Any, prompts: list[Any], n: int, max_new_tokens: int, batch_size: int) -> list[list[str]]:
-    out: list[list[str]] = []
-    for start in range(0, len(prompts), batch_size):
-        chunk = prompts[start : start + batch_size]
-        texts = [tokenizer.apply_chat_template(as_chat(p), tokenize=False, add_generation_prompt=True) for p in chunk]
-        enc = tokenizer(texts, return_tensors="pt", padding=True, add_special_tokens=False).to(model.device)
-        gen = model.generate(
-            **enc, do_sample=True, num_return_sequences=n, max_new_tokens=max_new_tokens, pad_token_id=tokenizer.pad_token_id
-        )
-        decoded = tokenizer.batch_decode(gen[:, enc["input_ids"].shape[1] :], skip_special_tokens=True)
-        out += [decoded[i * n : (i + 1) * n] for i in range(len(chunk))]
-    return out
 
 
 def histogram(rates: list[float], bins: int = 10) -> dict[str, int]:
@@ -58,14 +29,18 @@ def histogram(rates: list[float], bins: int = 10) -> dict[str, int]:
 
 
 def filter_by_pass_rate(
-    model: Any, tokenizer: Any, tasks: list[Task], cfg: PassRateFilter, pool: Any, stage_path: Path
+    engine: RolloutEngine | None, tokenizer: Any, tasks: list[Task], cfg: PassRateFilter, pool: Any, stage_path: Path
 ) -> tuple[list[Task], dict[str, Any]]:
-    """Keep tasks with pass rate in ``[cfg.min_pass, cfg.max_pass]``; cached in ``stage_path``."""
+    """Keep tasks with pass rate in ``[cfg.min_pass, cfg.max_pass]``; cached in ``stage_path``.
+
+    Completions come from the stage's rollout engine (the project's one generation path).
+    """
     cache = stage_path / CACHE_FILE
     if cache.is_file():
         data = json.loads(cache.read_text())
         return [Task.from_dict(t) for t in data["kept"]], data["stats"]
-    completions = sample_completions(model, tokenizer, [t.prompt for t in tasks], cfg.num_generations, cfg.max_new_tokens)
+    sampling = SamplingParams(max_new_tokens=cfg.max_new_tokens)
+    completions = generate_texts(engine, tokenizer, [t.prompt for t in tasks], cfg.num_generations, sampling)
     items = [(t.verifier, c, t.payload) for t, cs in zip(tasks, completions) for c in cs]
     verdicts = pool.verify(items)
     g = cfg.num_generations

@@ -6,7 +6,8 @@ C tails drawn (seeded) from the previous population, and samples one rollout per
 Only tails cross rounds, so context stays bounded however many rounds run ("Markovian").
 The answer is a majority vote over the last population (optionally one more aggregation).
 
-Generation is injected (``generate_fn``) so the round structure is testable without a model.
+Generation is injected (``generate_fn``) so the round structure is testable without a model; the
+real one samples through a rollout engine (``engine_generate_fn``), the project's one generation path.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from envs.rsa import AggregationTemplate, build_aggregation_prompt, load_templat
 
 __all__ = [
     "RSAConfig", "RSAResult", "build_aggregation_prompt", "extract_answer_key", "majority_vote",
-    "make_generate_fn", "make_rollout_file", "make_tail_fn", "run_rsa", "run_rsa_many", "select_tails", "write_rollouts",
+    "engine_generate_fn", "make_rollout_file", "policy_engine", "make_tail_fn", "run_rsa", "run_rsa_many", "select_tails", "write_rollouts",
 ]
 
 Prompt = str | list[dict[str, str]]  # text, or chat messages (system messages are kept)
@@ -126,43 +127,27 @@ def make_tail_fn(tokenizer: Any) -> TailFn:
     return tail
 
 
-def make_generate_fn(model: Any, tokenizer: Any, seed: int = 0, batch_size: int = 16,
-                     temperature: float | None = None) -> GenerateFn:
-    """Sampling with the policy's chat template and generation config (seeded once).
-
-    ``temperature`` overrides the generation config's; 0 is greedy decoding.
-
-    Prompts are padded on the left: a decoder continues from the last position, so right
-    padding would make it generate after pad tokens for every shorter prompt in a batch.
-    """
+def engine_generate_fn(engine: Any, tokenizer: Any, seed: int = 0, temperature: float = 1.0) -> GenerateFn:
+    """RSA's ``generate_fn`` over a rollout engine: one completion per prompt (seeded once; temperature 0 is greedy)."""
     import torch
 
-    from cascade.task_stream import as_chat
+    from cascade.generation.engine import SamplingParams, generate_texts
 
     torch.manual_seed(seed)
-    sampling: dict[str, Any] = {"do_sample": True}
-    if temperature == 0:
-        sampling = {"do_sample": False, "temperature": None, "top_p": None, "top_k": None}
-    elif temperature is not None:
-        sampling["temperature"] = temperature
 
-    @torch.no_grad()
     def generate(prompts: list[Prompt], max_new_tokens: int) -> list[str]:
-        model.eval()
-        side, tokenizer.padding_side = tokenizer.padding_side, "left"
-        try:
-            out: list[str] = []
-            for start in range(0, len(prompts), batch_size):
-                texts = [tokenizer.apply_chat_template(as_chat(p), tokenize=False, add_generation_prompt=True)
-                         for p in prompts[start : start + batch_size]]
-                enc = tokenizer(texts, return_tensors="pt", padding=True, add_special_tokens=False).to(model.device)
-                gen = model.generate(**enc, **sampling, max_new_tokens=max_new_tokens, pad_token_id=tokenizer.pad_token_id)
-                out += tokenizer.batch_decode(gen[:, enc["input_ids"].shape[1] :], skip_special_tokens=True)
-            return out
-        finally:
-            tokenizer.padding_side = side
+        sampling = SamplingParams(max_new_tokens=max_new_tokens, temperature=temperature)
+        return [group[0] for group in generate_texts(engine, tokenizer, prompts, 1, sampling)]
 
     return generate
+
+
+def policy_engine(model: Any, tokenizer: Any) -> Any:
+    """An in-process ``hf`` engine over ``model`` (the CLI's engine)."""
+    from cascade.config import GenerationSettings
+    from cascade.generation.setup import in_process_engine
+
+    return in_process_engine(GenerationSettings(), model, tokenizer)
 
 
 def _round(index: int, prompts: list[Prompt], completions: list[str], tail_fn: TailFn, tau: int,
@@ -184,7 +169,7 @@ def run_rsa_many(model: Any, tokenizer: Any, problems: list[Prompt], cfg: RSACon
 
     A chat problem keeps its system messages; aggregation rewrites only its last user message.
     """
-    generate = generate_fn or make_generate_fn(model, tokenizer, cfg.seed)
+    generate = generate_fn or engine_generate_fn(policy_engine(model, tokenizer), tokenizer, cfg.seed)
     if tail_fn is None and tokenizer is None:
         raise ValueError("run_rsa needs a tokenizer or a tail_fn (tails are counted in tokens)")
     tail_fn = tail_fn or make_tail_fn(tokenizer)
@@ -267,5 +252,5 @@ def make_rollout_file(checkpoint: str | Path, env_ids: list[str], n: int, out: s
     for env_id in env_ids:
         env = get_env(env_id, **(env_options or {}).get(env_id, {}))
         tasks += [env.sample(seed=seed * 100_003 + k, difficulty=difficulty) for k in range(num_tasks)]
-    generate = make_generate_fn(model, tokenizer, seed)
+    generate = engine_generate_fn(policy_engine(model, tokenizer), tokenizer, seed)
     return write_rollouts(tasks, generate, make_tail_fn(tokenizer), n, budget, tail, out, LocalVerifierPool())

@@ -149,8 +149,11 @@ def close_rewards(trainer: Any) -> None:
 
 def _filter_stream(stage: StageConfig, path: Path, model: Any, tokenizer: Any, stream: TaskStream, pool: Any) -> dict[str, Any]:
     """Restrict the stream to prompts the incoming policy the incoming policy solves at a rate inside the configured window."""
+    from cascade.generation.setup import in_process_engine  # --- the filter samples through the engine API
+
     candidates = [stream.next_task() for _ in range(stage.filter.num_prompts)]
-    kept, stats = filter_by_pass_rate(model, tokenizer, candidates, stage.filter, pool, path)
+    engine = in_process_engine(stage.generation, model, tokenizer)
+    kept, stats = filter_by_pass_rate(engine, tokenizer, candidates, stage.filter, pool, path)
     if not kept:
         raise ValueError(
             f"stage {stage.name!r}: pass-rate filter kept no prompt of {len(candidates)} "
@@ -212,13 +215,30 @@ def _grpo_trainer(cfg, kind, stage, path, model, tokenizer, stream, resume, pool
     args.reward_weights = weights
     if resume is not None:
         StreamStateCallback.restore(stream, Path(resume))
-    return CascadeGRPOTrainer(
+    callbacks = [MetricsCallback(path / "metrics.jsonl", extra=stream.metrics), StreamStateCallback(stream)]
+    dataset = IterableDataset.from_generator(lambda: iter(stream))
+    engine_kwargs: dict[str, Any] = {}
+    trainer_cls: Any = CascadeGRPOTrainer
+    if stage.generation.backend != "trainer":  # --- rollout engines apart from training (cascade/generation)
+        from cascade.generation.rollout import PLACEHOLDER_ROW, EngineGRPOTrainer
+        from cascade.generation.setup import build_rollout
+
+        replay = args.router_replay if args.router_replay is not None else model.config.model_type == "zaya"
+        rollout, engine_callbacks, funcs = build_rollout(stage.generation, model, tokenizer, stream, args.num_generations,
+                                                         replay, funcs, pool)
+        callbacks += engine_callbacks
+        engine_kwargs["rollout_func"] = rollout
+        if stage.generation.max_staleness > 0:  # the buffer picks the tasks; TRL iterates placeholders
+            dataset = IterableDataset.from_generator(lambda: iter(lambda: dict(PLACEHOLDER_ROW), None))
+        trainer_cls = EngineGRPOTrainer  # --- end of the engine hunk
+    return trainer_cls(
         model=model,
         reward_funcs=funcs,
         args=args,
-        train_dataset=IterableDataset.from_generator(lambda: iter(stream)),
+        train_dataset=dataset,
         processing_class=tokenizer,
-        callbacks=[MetricsCallback(path / "metrics.jsonl", extra=stream.metrics), StreamStateCallback(stream)],
+        callbacks=callbacks,
+        **engine_kwargs,
     )
 
 

@@ -190,7 +190,7 @@ def evaluate_checkpoint(cfg: CascadeConfig, checkpoint: str | None, plans: list[
     import torch
 
     from cascade.policy import load_policy
-    from cascade.rsa import make_generate_fn
+    from cascade.rsa import engine_generate_fn, policy_engine
     from verifiers.pool import LocalVerifierPool
 
     policy = cfg.policy.model_copy(update={"lora": cfg.policy.lora.model_copy(update={"enabled": False})})
@@ -198,9 +198,10 @@ def evaluate_checkpoint(cfg: CascadeConfig, checkpoint: str | None, plans: list[
     if torch.cuda.is_available():
         model = model.to("cuda")
     pool = LocalVerifierPool()
+    engine = policy_engine(model, tokenizer)  # the project's one generation path
     out = {}
     for plan in plans:
-        generate = make_generate_fn(model, tokenizer, seed=cfg.seed, temperature=plan.spec.temperature)
+        generate = engine_generate_fn(engine, tokenizer, seed=cfg.seed, temperature=plan.spec.temperature)
         out[plan.stage] = score(plan, generate, pool)
     pool.close()
     return out

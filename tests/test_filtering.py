@@ -6,6 +6,7 @@ import pytest
 
 from cascade.config import EnvSpec, PassRateFilter
 from cascade.filtering import filter_by_pass_rate, histogram
+from cascade.generation.hf import HFEngine
 from cascade.policy import build_tiny_policy
 from cascade.task_stream import TaskStream
 from envs import Task
@@ -41,7 +42,7 @@ def test_filter_keeps_the_window_and_caches(tmp_path):
     tasks = [task("always", 1), task("half", 2), task("never", 0), task("quarter", 4)]
     cfg = PassRateFilter(enabled=True, num_generations=4, min_pass=0.2, max_pass=0.75, max_new_tokens=4)
     pool = LocalVerifierPool(extra={"solved_every": SolvedEvery})
-    kept, stats = filter_by_pass_rate(model, tokenizer, tasks, cfg, pool, tmp_path)
+    kept, stats = filter_by_pass_rate(HFEngine(model, tokenizer.pad_token_id, [tokenizer.eos_token_id]), tokenizer, tasks, cfg, pool, tmp_path)
     assert [t.payload["key"] for t in kept] == ["half", "quarter"]  # 1.0 and 0.0 fall outside [0.2, 0.75]
     assert stats["kept"] == 2 and stats["removed"] == 2 and stats["candidates"] == 4
     assert stats["histogram"]["0.0-0.1"] == 1 and stats["histogram"]["0.9-1.0"] == 1

@@ -1,0 +1,129 @@
+"""TRL's ``rollout_func`` hook fed by the rollout producer, and the trainer subclass it needs.
+
+``GRPOTrainer._generate`` calls ``rollout_func(prompts, trainer)`` and expects ``prompt_ids``,
+``completion_ids`` and ``logprobs`` (the latter become ``sampling_per_token_logps`` in the scored
+batch); every other key is merged per row into the inputs the reward functions see. We add
+``weight_version`` and ``router_routes`` always, and with ``max_staleness > 0`` also ``task`` and
+``prompt``: the buffer decides which tasks are trained (the train dataset is then a stream of
+placeholders), so each row's task must be the buffered group's own. Verification still runs in
+the trainer's reward functions (not yet in the rollout pipeline).
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import numpy as np
+import torch
+from trl.trainer.utils import pad
+
+from cascade.generation.engine import Completion, SamplingParams
+from cascade.generation.producer import RolloutProducer
+from cascade.recipe import CascadeGRPOTrainer
+
+PLACEHOLDER_ROW = {"prompt": [{"role": "user", "content": ""}], "task": "{}"}
+
+
+class EngineRollout:
+    """``rollout_func`` for GRPOTrainer: completions from engine actors, staleness logged every call."""
+
+    def __init__(self, producer: RolloutProducer, max_staleness: int) -> None:
+        self.producer = producer
+        self.max_staleness = max_staleness
+        self.consumed_lags: list[int] = []  # every consumed completion's version lag (tests, benchmark)
+        self.consumed_versions: list[int] = []
+
+    def __call__(self, prompts: list[Any], trainer: Any) -> dict[str, Any]:
+        step = int(trainer.state.global_step)
+        if self.producer.tokenize is None:  # tokenize and sample exactly as TRL would in-process
+            self.producer.tokenize = lambda ps: trainer._tokenize_prompts(ps)[0]
+        if self.producer.sampling is None:
+            self.producer.sampling = SamplingParams.from_trainer(trainer)
+        extra: dict[str, Any] = {}
+        if self.max_staleness == 0 or not trainer.model.training:  # eval samples its own prompts, on the last sync
+            prompt_ids = trainer._tokenize_prompts(prompts)[0]
+            rng = torch.get_rng_state() if trainer.accelerator.device.type == "cpu" else None
+            completions, rng_after = self.producer.generate_on_policy(prompt_ids, rng)
+            if rng_after is not None:
+                torch.set_rng_state(rng_after)
+        else:
+            groups = self.producer.take(len(prompts) // trainer.num_generations, step)
+            completions = [c for g in groups for c in g.completions]
+            extra["task"] = [g.task for g in groups for _ in g.completions]
+            extra["prompt"] = [g.prompt for g in groups for _ in g.completions]
+            if all(g.verdicts is not None for g in groups):  # verified in the pipeline
+                extra["verdict"] = [v for g in groups for v in g.verdicts]
+        lags = [step - c.weight_version for c in completions]
+        self.consumed_lags += lags
+        self.consumed_versions += [c.weight_version for c in completions]
+        self._log(trainer, lags)
+        _hand_routes_to_trainer(trainer, completions)
+        return {
+            "prompt_ids": [c.prompt_ids for c in completions],
+            "completion_ids": [c.token_ids for c in completions],
+            "logprobs": [c.logprobs for c in completions],
+            "weight_version": [c.weight_version for c in completions],
+            "router_routes": [c.routes for c in completions],
+            **extra,
+        }
+
+    def _log(self, trainer: Any, lags: list[int]) -> None:
+        metrics = trainer._metrics["train" if trainer.model.training else "eval"]
+        # TRL averages a step's values; a refill may call us twice per step, so min/max keep one running value
+        metrics["generation/staleness_min"][:] = [float(min([*metrics["generation/staleness_min"], *lags]))]
+        metrics["generation/staleness_max"][:] = [float(max([*metrics["generation/staleness_max"], *lags]))]
+        metrics["generation/staleness_mean"].append(float(np.mean(lags)))
+        for key, value in self.producer.metrics().items():
+            metrics[key].append(value)
+
+    def close(self) -> None:
+        self.producer.close()
+
+
+def _hand_routes_to_trainer(trainer: Any, completions: list[Completion]) -> None:
+    """Give the engine's routes to CascadeGRPOTrainer in the layout its own recorder produces:
+    (B, padded prompt width + completion width, layers, top_k), prompts left-padded like TRL's batch.
+
+    Fills the trainer's per-call ``RolloutState`` (``cascade/recipe/batch_state.py``), the object its
+    in-process recording fills, so replay, telemetry and bias balancing run unchanged on engine rollouts.
+    """
+    state = getattr(trainer, "_rollout_state", None)
+    if getattr(trainer, "_router", None) is None or state is None:
+        return
+    state.generate_calls += 1
+    if any(c.routes is None for c in completions) or state.generate_calls > 1:
+        state.routes, state.entropy, state.prefill, state.replay_forward = None, None, 0, False
+        return
+    mult = trainer.pad_to_multiple_of
+
+    def padded(parts: list[np.ndarray], value: float, side: str) -> torch.Tensor:
+        return pad([torch.from_numpy(p) for p in parts], padding_value=value, padding_side=side, pad_to_multiple_of=mult)
+
+    heads = padded([c.routes[: len(c.prompt_ids)] for c in completions], -1, "left")
+    tails = padded([c.routes[len(c.prompt_ids) :] for c in completions], -1, "right")
+    # a backend without router entropy (vllm) reports 0 entropy in telemetry; routes are what replay needs
+    ents = [c.router_entropy if c.router_entropy is not None else np.zeros(c.routes.shape[:2], np.float32) for c in completions]
+    h_heads = padded([e[: len(c.prompt_ids)] for e, c in zip(ents, completions)], 0.0, "left")
+    h_tails = padded([e[len(c.prompt_ids) :] for e, c in zip(ents, completions)], 0.0, "right")
+    state.routes, state.entropy = torch.cat([heads, tails], dim=1), torch.cat([h_heads, h_tails], dim=1)
+    state.prefill, state.replay_forward = heads.size(1), bool(trainer.router_replay)
+
+
+class EngineGRPOTrainer(CascadeGRPOTrainer):
+    """CascadeGRPOTrainer fed by an ``EngineRollout``: reward functions see each row's buffered prompt,
+    and the engines are stopped when training ends (however it ends)."""
+
+    def _calculate_rewards(self, inputs, prompts, completions, completion_ids_list):
+        prompts = [inp["prompt"] for inp in inputs]  # the rollout's own prompt (merged in as an extra field)
+        return super()._calculate_rewards(inputs, prompts, completions, completion_ids_list)
+
+    def train(self, *args: Any, **kwargs: Any) -> Any:
+        started = time.perf_counter()
+        try:
+            return super().train(*args, **kwargs)
+        finally:
+            self.train_seconds = time.perf_counter() - started
+            close = getattr(self.rollout_func, "close", None)
+            if callable(close):
+                close()
