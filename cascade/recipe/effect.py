@@ -20,9 +20,9 @@ SWITCHES = (
     "router_replay", "dppo", "advantage_estimator", "aggregation", "dynamic_sampling",
     "length_bonus", "degeneracy_gate", "kl", "optimizer",
 )
-# Generation paths that record the routes the trainer replays: only the trainer's own HF generate
-# today. A rollout engine that returns routes adds its backend name here.
-ROUTE_RECORDING_BACKENDS = {"trainer"}
+# Generation paths that return the routes the trainer replays: the trainer's own HF generate, the
+# hf engine (its router recorder), and vllm (routed experts; an engine that returns none fails at stage start).
+ROUTE_RECORDING_BACKENDS = {"trainer", "hf", "vllm"}
 # Engines that return the sampling policy's own log-probs with each rollout (DPPO's reference).
 BEHAVIOUR_LOGPROB_BACKENDS = {"hf", "vllm"}
 
@@ -41,7 +41,7 @@ def _row(active: bool, requested: bool, key: str, why: str, **params: Any) -> di
 
 def _backend(args: Any, generation: dict[str, Any] | None) -> str:
     """Who generates rollouts: an engine named by the stage's ``generation`` section, else TRL."""
-    if generation and generation.get("backend"):
+    if generation and generation.get("backend") not in (None, "trainer"):
         return str(generation["backend"])
     if args.use_vllm:
         return "trl-vllm"
