@@ -96,12 +96,14 @@ def test_rows_follow_the_config(tmp_path):
     assert inactive_problems(rows, []) == []
 
 
-def test_engine_rollouts_supply_dppo_reference_but_not_routes(tmp_path):
+def test_engine_rollouts_supply_dppo_reference_and_routes(tmp_path):
     args = _args(tmp_path, trust_region="dppo_binary_tv")  # on-policy schedule
     assert recipe_in_effect(args, "zaya")["dppo"]["active"] is False
-    rows = recipe_in_effect(args, "zaya", {"backend": "vllm", "max_staleness": 1})
-    assert rows["dppo"]["active"] is True and "vllm rollout engine" in rows["dppo"]["reference"]
-    assert rows["router_replay"]["active"] is False and "vllm" in rows["router_replay"]["why"]
+    for backend in ("hf", "vllm"):  # engines return behaviour log-probs and the routed experts
+        rows = recipe_in_effect(args, "zaya", {"backend": backend, "max_staleness": 1})
+        assert rows["dppo"]["active"] is True and f"{backend} rollout engine" in rows["dppo"]["reference"]
+        assert rows["router_replay"]["active"] is True, rows["router_replay"]
+    assert recipe_in_effect(args, "zaya", {"backend": "trainer"})["dppo"]["active"] is False  # the default: TRL generates
 
 
 def test_refill_under_several_processes_and_unknown_policy(tmp_path):
