@@ -1,4 +1,4 @@
-"""The Ray driver: runs the cascade's stages in order, each as a Ray task, and keeps the manifest.
+"""The Ray driver: runs the cascade's stages in order, each as a Ray Train job, and keeps the manifest.
 
 Stage N's final checkpoint becomes stage N+1's policy. Running the same command again
 resumes: finished stages are skipped, and an interrupted stage restarts from its last
@@ -54,20 +54,12 @@ def absolutize(cfg: CascadeConfig) -> CascadeConfig:
     return CascadeConfig.model_validate(data)
 
 
-def _stage_task(cfg_data: dict[str, Any], stage_name: str, init: str | None) -> dict[str, Any]:
-    from cascade.runner import run_stage
-
-    return run_stage(CascadeConfig.model_validate(cfg_data), stage_name, init)
-
-
 def run_stage_remote(cfg: CascadeConfig, stage: StageConfig, init: str | None) -> dict[str, Any]:
-    """Run one stage as a Ray task with the resources its config names; block for its summary."""
-    import ray
+    """Run one stage as a Ray Train ``TorchTrainer`` job of ``resources.num_workers`` workers;
+    block for rank 0's summary. A stage the cluster can never hold fails before launching."""
+    from cascade.stage_job import run_stage_job
 
-    remote = ray.remote(_stage_task).options(
-        num_cpus=stage.resources.num_cpus, num_gpus=stage.resources.num_gpus, max_retries=0, name=f"stage:{stage.name}"
-    )
-    return ray.get(remote.remote(cfg.model_dump(), stage.name, init))
+    return run_stage_job(cfg, stage, init)
 
 
 def _select(cfg: CascadeConfig, start: str | None, until: str | None) -> list[str]:

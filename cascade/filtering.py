@@ -4,6 +4,10 @@ Before a stage trains, the incoming policy answers each candidate prompt G times
 whose pass rate falls outside [min, max] are dropped (the report kept <= 0.75: a prompt
 the policy already solves teaches little). The result is cached in the stage directory
 so a resumed run does not sample again.
+
+With N training workers the candidates are split round-robin over the ranks; each rank
+samples and verifies its share on its own device, the pass rates are gathered, and every
+rank applies the same merged result. Rank 0 alone writes the cache.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from typing import Any
 import torch
 
 from cascade.config import PassRateFilter
+from cascade.distributed import all_gather_list, is_main, rank, world_size
 from cascade.manifest import write_json_atomic
 from cascade.task_stream import as_chat
 from envs import Task
@@ -65,11 +70,14 @@ def filter_by_pass_rate(
     if cache.is_file():
         data = json.loads(cache.read_text())
         return [Task.from_dict(t) for t in data["kept"]], data["stats"]
-    completions = sample_completions(model, tokenizer, [t.prompt for t in tasks], cfg.num_generations, cfg.max_new_tokens)
-    items = [(t.verifier, c, t.payload) for t, cs in zip(tasks, completions) for c in cs]
+    mine = list(range(rank(), len(tasks), world_size()))
+    completions = sample_completions(model, tokenizer, [tasks[i].prompt for i in mine], cfg.num_generations, cfg.max_new_tokens)
+    items = [(tasks[i].verifier, c, tasks[i].payload) for i, cs in zip(mine, completions) for c in cs]
     verdicts = pool.verify(items)
     g = cfg.num_generations
-    rates = [sum(v.correct for v in verdicts[i * g : (i + 1) * g]) / g for i in range(len(tasks))]
+    local = [(i, sum(v.correct for v in verdicts[k * g : (k + 1) * g]) / g) for k, i in enumerate(mine)]
+    by_index = dict(all_gather_list(local))
+    rates = [by_index[i] for i in range(len(tasks))]
     kept = [t for t, r in zip(tasks, rates) if cfg.min_pass <= r <= cfg.max_pass]
     stats = {
         "candidates": len(tasks),
@@ -78,5 +86,6 @@ def filter_by_pass_rate(
         "mean_pass_rate": sum(rates) / len(rates) if rates else 0.0,
         "histogram": histogram(rates),
     }
-    write_json_atomic(cache, {"kept": [t.to_dict() for t in kept], "stats": stats})
+    if is_main():
+        write_json_atomic(cache, {"kept": [t.to_dict() for t in kept], "stats": stats})
     return kept, stats

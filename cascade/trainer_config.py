@@ -16,6 +16,13 @@ TrainerKind = Literal["grpo", "sft"]
 CONFIG_CLASSES: dict[str, type] = {"grpo": CascadeGRPOConfig, "sft": SFTConfig}
 # Set by the runner from the run layout; a YAML value would be silently overwritten.
 RESERVED_KEYS = {"output_dir"}
+# Set by the runner for GRPO stages: the task stream is already random and owns its position.
+RESERVED_GRPO_KEYS = {
+    "shuffle_dataset": "is set by the runner (false): the task stream is already random, and TRL's "
+    "1000-row shuffle buffer would draw the curriculum ~1000 tasks ahead of training",
+    "ignore_data_skip": "is set by the runner (true): a resumed stage restores the task stream's "
+    "position from the checkpoint, so skipping batches would advance it twice",
+}
 
 
 @functools.cache
@@ -37,6 +44,9 @@ def check_trainer_section(section: dict[str, Any], kind: TrainerKind | None) -> 
         if key in RESERVED_KEYS:
             problems.append((key, "is set by the run layout and cannot be configured"))
             continue
+        if key in RESERVED_GRPO_KEYS and kind in (None, "grpo"):
+            problems.append((key, RESERVED_GRPO_KEYS[key]))
+            continue
         owners = [k for k in kinds if key in _field_types(k)]
         if not owners:
             where = " or ".join(CONFIG_CLASSES[k].__name__ for k in kinds)
@@ -49,13 +59,18 @@ def check_trainer_section(section: dict[str, Any], kind: TrainerKind | None) -> 
     return problems
 
 
-def build_trainer_args(
-    kind: TrainerKind, layers: list[dict[str, Any]], output_dir: str, **fixed: Any
-) -> Any:
-    """Merge config layers (later wins), keep the keys this trainer knows, build its config."""
+def merge_layers(kind: TrainerKind, layers: list[dict[str, Any]], **fixed: Any) -> dict[str, Any]:
+    """Config layers merged (later wins), only the keys this trainer knows, then ``fixed``."""
     fields = _field_types(kind)
     merged: dict[str, Any] = {}
     for layer in layers:
         merged.update({k: v for k, v in layer.items() if k in fields})
     merged.update(fixed)
-    return CONFIG_CLASSES[kind](output_dir=output_dir, **merged)
+    return merged
+
+
+def build_trainer_args(
+    kind: TrainerKind, layers: list[dict[str, Any]], output_dir: str, **fixed: Any
+) -> Any:
+    """Merge config layers (later wins), keep the keys this trainer knows, build its config."""
+    return CONFIG_CLASSES[kind](output_dir=output_dir, **merge_layers(kind, layers, **fixed))
