@@ -91,8 +91,11 @@ def run_cascade(
     notify: Notify = print,
 ) -> Manifest:
     """Run the selected stages in order; ``--from`` reruns that stage and what follows it."""
+    from cascade.plan import plan
+
     cfg = absolutize(cfg)
     selected = _select(cfg, start, until)
+    plan(cfg)  # every stage's trainer args and batch arithmetic, before anything starts
     manifest = prepare_run_dir(cfg, fresh)
     manifest.set_order([s.name for s in cfg.stages])
     start_ray(cfg.ray)

@@ -25,11 +25,17 @@ RESERVED_GRPO_KEYS = {
 }
 
 
+# Fields whose annotation is narrower than what TrainingArguments accepts: ``fsdp`` is
+# annotated ``str | None`` but ``fsdp: true`` (FSDP2 configured by ``fsdp_config``) is its
+# documented modern form; without this the YAML check would block sharding.
+FIELD_TYPE_OVERRIDES: dict[str, Any] = {"fsdp": bool | str | None}
+
+
 @functools.cache
 def _field_types(kind: str) -> dict[str, Any]:
     cls = CONFIG_CLASSES[kind]
     hints = typing.get_type_hints(cls)
-    return {f.name: hints[f.name] for f in dataclasses.fields(cls) if f.init}
+    return {f.name: FIELD_TYPE_OVERRIDES.get(f.name, hints[f.name]) for f in dataclasses.fields(cls) if f.init}
 
 
 def check_trainer_section(section: dict[str, Any], kind: TrainerKind | None) -> list[tuple[str, str]]:
