@@ -25,10 +25,21 @@ def worker_bundle(stage: StageConfig) -> dict[str, float]:
     return bundle
 
 
-def pool_cpus(cfg: CascadeConfig, stage: StageConfig) -> float:
-    """CPUs the verifier and generator pools of every training worker reserve (outside the bundles)."""
-    per_worker = cfg.ray.verifier_workers * cfg.ray.verifier_cpus + cfg.ray.generator_workers * cfg.ray.generator_cpus
-    return per_worker * stage.resources.num_workers
+def side_actors(cfg: CascadeConfig, stage: StageConfig) -> dict[str, float]:
+    """What every training worker's verifier/generator pools and reward-model actor reserve,
+    summed over the workers (outside the worker bundles)."""
+    from cascade.config import RewardSpec
+    from stages import get_stage_kind
+
+    cpus = cfg.ray.verifier_workers * cfg.ray.verifier_cpus + cfg.ray.generator_workers * cfg.ray.generator_cpus
+    gpus = 0.0
+    specs = stage.rewards if stage.rewards is not None else [RewardSpec(**r) for r in get_stage_kind(stage.kind).rewards]
+    for spec in specs:
+        if spec.name == "reward_model":
+            cpus += float(spec.options.get("num_cpus", 0))
+            gpus += float(spec.options.get("num_gpus", 0))
+    n = stage.resources.num_workers
+    return {"CPU": cpus * n, "GPU": gpus * n}
 
 
 def _fits(node: dict[str, float], bundle: dict[str, float]) -> int:
@@ -48,14 +59,16 @@ def missing_resources(cfg: CascadeConfig, stage: StageConfig, nodes: list[dict[s
             f"stage {stage.name!r} needs {want} training workers of {_fmt(bundle)} each; the cluster "
             f"({len(nodes)} node(s), {_fmt(total)} in all) can hold {fit}: missing {want - fit} x {_fmt(bundle)}"
         )
-    extra = pool_cpus(cfg, stage)
-    spare = total["CPU"] - want * bundle["CPU"]
-    if extra > spare + 1e-9:
-        return (
-            f"stage {stage.name!r}: its verifier/generator pools reserve {extra:g} CPU beyond the workers' "
-            f"{want * bundle['CPU']:g}, the cluster has {total['CPU']:g}: missing {extra - spare:g} CPU "
-            f"(lower ray.verifier_cpus / ray.generator_cpus or the pool sizes)"
-        )
+    extra = side_actors(cfg, stage)
+    for key in ("CPU", "GPU"):
+        spare = total[key] - want * bundle.get(key, 0.0)
+        if extra[key] > spare + 1e-9:
+            return (
+                f"stage {stage.name!r}: its verifier/generator pools and reward model reserve {extra[key]:g} {key} "
+                f"beyond the workers' {want * bundle.get(key, 0.0):g}, the cluster has {total[key]:g}: missing "
+                f"{extra[key] - spare:g} {key} (lower ray.verifier_cpus / generator_cpus, the pool sizes or the "
+                f"reward model's num_gpus)"
+            )
     return None
 
 

@@ -80,4 +80,7 @@ def test_placement_names_what_the_cluster_lacks(root):
     assert "needs 8 training workers of {CPU: 4, GPU: 1}" in problem and "can hold 6: missing 2 x {CPU: 4, GPU: 1}" in problem
     # the verifier pools' reservations count too (8 workers x 4 actors x 1 CPU beyond the 32 of the workers)
     problem = missing_resources(cfg, stage, [{"CPU": 40.0, "GPU": 8.0}])
-    assert "pools reserve 32 CPU" in problem and "missing 24 CPU" in problem
+    assert "reward model reserve 32 CPU" in problem and "missing 24 CPU" in problem
+    # a behavioral stage's reward model is one actor per worker: 8 more GPUs
+    problem = missing_resources(cfg, cfg.stages[4], two_nodes_of_4_gpus)
+    assert "reserve 8 GPU beyond the workers' 8" in problem and "missing 8 GPU" in problem
