@@ -3,8 +3,8 @@
 Ray Train starts the workers in one placement group, sets ``RANK`` / ``WORLD_SIZE`` /
 ``LOCAL_RANK`` / ``MASTER_ADDR`` and ``ACCELERATE_TORCH_DEVICE``, and initialises the torch
 process group (gloo for CPU workers, NCCL for GPU workers) before ``train_worker`` runs;
-accelerate, inside TRL's trainer, adopts that process group. ``num_workers: 1`` is one
-worker with world size 1: the trainer behaves as in a plain process.
+accelerate, inside TRL's trainer, adopts that process group. ``num_workers: 1`` runs as a
+plain Ray task instead (``run_stage_task``; why: ``driver.run_stage_remote``).
 
 The summary the driver records comes from rank 0 (``run_dir/<stage>/summary.json``), which
 is why ``run_dir`` must be storage every node reads and writes (a shared filesystem).
@@ -31,6 +31,24 @@ def train_worker(config: dict[str, Any]) -> None:
     if device.type == "cuda":
         torch.cuda.set_device(device)  # NCCL collectives before accelerate's own setup use this device
     run_stage(CascadeConfig.model_validate(config["cfg"]), config["stage"], config["init"])
+
+
+def _stage_task(cfg_data: dict[str, Any], stage_name: str, init: str | None) -> dict[str, Any]:
+    from cascade.runner import run_stage
+
+    return run_stage(CascadeConfig.model_validate(cfg_data), stage_name, init)
+
+
+def run_stage_task(cfg: CascadeConfig, stage: StageConfig, init: str | None) -> dict[str, Any]:
+    """One worker as a plain Ray task (no process group, no Train controller)."""
+    import ray
+
+    check_placeable(cfg, stage)
+    res = stage.resources
+    remote = ray.remote(_stage_task).options(
+        num_cpus=res.worker_cpus, num_gpus=res.worker_gpus, max_retries=0, name=f"stage:{stage.name}"
+    )
+    return ray.get(remote.remote(cfg.model_dump(), stage.name, init))
 
 
 def scaling_config(stage: StageConfig) -> Any:
