@@ -18,7 +18,7 @@ from cascade.placement import UnplaceableStage
 pytestmark = pytest.mark.slow
 
 
-def stage_cfg(run_dir: Path, workers: int, **trainer) -> CascadeConfig:
+def stage_cfg(run_dir: Path, workers: int, filter: dict | None = None, **trainer) -> CascadeConfig:
     return CascadeConfig.model_validate(
         {
             "run_dir": str(run_dir),
@@ -40,6 +40,7 @@ def stage_cfg(run_dir: Path, workers: int, **trainer) -> CascadeConfig:
                     "envs": [{"id": "arith/add"}],
                     "curriculum": {"kind": "zaya", "options": {"initial_difficulty": 3}},
                     "trainer": {"dynamic_sampling": False},
+                    "filter": filter or {"enabled": False},
                     "resources": {"num_workers": workers, "cpus_per_worker": 1},
                 }
             ],
@@ -93,7 +94,10 @@ def _train_worker_pids() -> list[int]:
 
 
 def test_two_worker_stage_killed_resumes_and_rank0_alone_wrote_the_files(ray_cluster, tmp_path):
-    cfg = stage_cfg(tmp_path / "run", 2, max_steps=6)
+    # the pass-rate filter keeps every candidate here: what is checked is that the ranks split
+    # the sampling, agree on the kept set, and rank 0 alone writes the cache
+    pass_filter = {"enabled": True, "num_prompts": 6, "num_generations": 2, "max_pass": 1.0, "max_new_tokens": 4}
+    cfg = stage_cfg(tmp_path / "run", 2, filter=pass_filter, max_steps=6)
     stage = tmp_path / "run" / "rl"
     failure: list[BaseException] = []
 
@@ -124,10 +128,14 @@ def test_two_worker_stage_killed_resumes_and_rank0_alone_wrote_the_files(ray_clu
     assert steps[-1] == 6 and all(a != b for a, b in zip(steps, steps[1:]))  # one line per step: rank 1 wrote none
     assert (stage / "final" / "config.json").is_file() and (stage / "task_stream.json").is_file()
     assert not (stage / "checkpoints").exists()  # a finished stage keeps only `final` by default
-    # The restored stream went on from its checkpoint's position: 6 steps x 2 prompts, plus the
-    # batch a fresh dataloader prefetches, plus the one prefetched before the kill (drawn, never
-    # trained). Skipping the already-trained batches as well would add 2 per restored step.
-    assert json.loads((stage / "task_stream.json").read_text())["drawn"] == 6 * 2 + 2 + 2
+    cache = json.loads((stage / "pass_rate_filter.json").read_text())
+    assert cache["stats"]["candidates"] == 6 and len(cache["kept"]) == 6
+    assert entry["filter"]["kept"] == 6
+    # The restored stream went on from its checkpoint's position: the 6 filter candidates, then
+    # 6 steps x 2 prompts, plus the batch a fresh dataloader prefetches, plus the one prefetched
+    # before the kill (drawn, never trained). Skipping the already-trained batches as well
+    # would add 2 per restored step.
+    assert json.loads((stage / "task_stream.json").read_text())["drawn"] == 6 + 6 * 2 + 2 + 2
 
 
 def test_unplaceable_stage_fails_in_seconds_naming_what_is_missing(ray_cluster, tmp_path):
