@@ -3,9 +3,10 @@
 For a GPU machine (prepared on a CPU-only one; ``--tiny`` runs the same code path on CPU with
 the CI-sized model, to check the script itself). What it runs, per layout:
 
-* ``gpus_1``: one Ray Train worker on one GPU, the full model unsharded, bf16 weights,
-  gradient checkpointing, AdamW (8B x (2 bf16 + 2 x 4 fp32 Adam) bytes ~ 80 GB: an H100-80GB
-  is too small for this layout, an H200 is not; ``--optim adafactor`` lowers it);
+* ``gpus_1``: one Ray Train worker on one GPU, the full model unsharded, gradient
+  checkpointing; the model is built in bf16, so weights, gradients and AdamW's two moments are
+  all bf16: 8.84B params x 8 bytes ~ 71 GB before activations (an H200 holds it, an 80 GB
+  H100 barely; ``--optim adafactor`` lowers it);
 * ``gpus_N`` (when the machine has N > 1 GPUs): N Ray Train workers, FSDP2 over
   ``ZayaDecoderLayer``, the same per-device batch.
 
@@ -13,7 +14,7 @@ Each runs ``--steps`` GRPO steps (TRL's own ``GRPOTrainer`` with HF ``generate``
 the last step: ``step_time_s``, ``tokens_per_s`` (prompt + completion tokens of the global
 batch / step time) and ``peak_memory_gib`` (max over ranks of ``torch.cuda.max_memory_allocated``).
 The model is ``ZayaConfig()``'s defaults, which are ZAYA1-8B's shape (40 layers, hidden 2048,
-16 experts of 2048, vocab 262272). The tokenizer is a synthetic word-level one covering the whole
+16 experts of 2048, vocab 262272: 8.84B parameters). The tokenizer is a synthetic word-level one covering the whole
 vocabulary, so any sampled id decodes. Keep the defaults to stay under ~8 minutes on one H100/H200.
 
     python benchmarks/gpu_check.py                 # 1 GPU, then all GPUs if there are several
