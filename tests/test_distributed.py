@@ -88,9 +88,11 @@ def test_two_workers_match_one_worker_with_twice_the_batch(ray_cluster, tmp_path
 
 
 def _train_worker_pids() -> list[int]:
+    """This session's Ray Train workers: descendants of this process (its embedded cluster) only."""
     import psutil
 
-    return [p.pid for p in psutil.process_iter(["cmdline"]) if "RayTrainWorker" in " ".join(p.info["cmdline"] or [])]
+    ours = psutil.Process(os.getpid()).children(recursive=True)
+    return [p.pid for p in ours if "RayTrainWorker" in " ".join(p.cmdline() or [])]
 
 
 def test_two_worker_stage_killed_resumes_and_rank0_alone_wrote_the_files(ray_cluster, tmp_path):
