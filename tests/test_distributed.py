@@ -91,8 +91,14 @@ def _train_worker_pids() -> list[int]:
     """This session's Ray Train workers: descendants of this process (its embedded cluster) only."""
     import psutil
 
-    ours = psutil.Process(os.getpid()).children(recursive=True)
-    return [p.pid for p in ours if "RayTrainWorker" in " ".join(p.cmdline() or [])]
+    pids = []
+    for proc in psutil.Process(os.getpid()).children(recursive=True):
+        try:
+            if "RayTrainWorker" in " ".join(proc.cmdline()):
+                pids.append(proc.pid)
+        except psutil.Error:  # ended meanwhile
+            continue
+    return pids
 
 
 def test_two_worker_stage_killed_resumes_and_rank0_alone_wrote_the_files(ray_cluster, tmp_path):
