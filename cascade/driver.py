@@ -1,4 +1,7 @@
-"""The Ray driver: runs the cascade's stages in order, each as a Ray Train job, and keeps the manifest.
+"""The Ray driver: runs the cascade's stages in order on Ray and keeps the manifest.
+
+A stage of ``resources.num_workers`` > 1 is a Ray Train job (``cascade/stage_job.py``); a
+one-worker stage is one Ray task running the same ``runner.run_stage``.
 
 Stage N's final checkpoint becomes stage N+1's policy. Running the same command again
 resumes: finished stages are skipped, and an interrupted stage restarts from its last

@@ -78,7 +78,8 @@ def generation_placement(args: Any, stage: StageConfig) -> str:
     if getattr(args, "use_vllm", False):
         if args.vllm_mode == "colocate":
             return "vllm colocate: an engine inside each training worker, on its GPU(s)"
-        return f"vllm server at {args.vllm_server_base_url or f'{args.vllm_server_host}:{args.vllm_server_port}'}"
+        url = getattr(args, "vllm_server_base_url", None)
+        return f"vllm server at {url or f'{args.vllm_server_host}:{args.vllm_server_port}'}"
     device = "its GPU" if stage.resources.gpu else "CPU"
     return f"hf generate inside each training worker, on {device}"
 
