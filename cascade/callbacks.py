@@ -41,6 +41,8 @@ class StreamStateCallback(TrainerCallback):
         self.stream = stream
 
     def on_save(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+        if not state.is_world_process_zero:  # every rank's stream is identical; rank 0 writes it
+            return
         ckpt = Path(args.output_dir) / f"checkpoint-{state.global_step}"
         if ckpt.is_dir():
             (ckpt / self.FILE).write_text(json.dumps(self.stream.state_dict()))

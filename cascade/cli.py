@@ -225,6 +225,7 @@ def report(
 # The inference commands (rsa, rsa-rollouts, eval) live in their own module; importing it
 # registers them on `app`.
 import cascade.cli_inference  # noqa: E402,F401
+import cascade.cli_plan  # noqa: E402,F401  (registers `cascade plan`)
 
 
 def main() -> None:

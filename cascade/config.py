@@ -72,11 +72,57 @@ class RaySettings(_Strict):
     verifier_timeout_s: float = Field(30.0, gt=0)
     generator_workers: int = Field(1, ge=1)
     generator_timeout_s: float = Field(20.0, gt=0)
+    # CPUs Ray reserves for each pool actor; pools are started by every training worker
+    # (so a stage holds num_workers x verifier_workers verifier actors). 0 = unreserved.
+    verifier_cpus: float = Field(0.0, ge=0)
+    generator_cpus: float = Field(0.0, ge=0)
 
 
 class Resources(_Strict):
-    num_cpus: float = 1
-    num_gpus: float = 0
+    """What one stage job asks Ray for: ``num_workers`` Ray Train workers, each with a share.
+
+    ``num_cpus`` / ``num_gpus`` keep their old meaning, the stage's *total*; they are split
+    evenly over the workers. ``cpus_per_worker`` / ``gpus_per_worker`` say the same thing per
+    worker; give one or the other, not both. ``use_gpu`` (default: whether any GPU is asked
+    for) makes each worker a GPU worker (NCCL); ``use_gpu: true`` alone means one GPU each.
+    """
+
+    num_workers: int = Field(1, ge=1)
+    use_gpu: bool | None = None
+    cpus_per_worker: float | None = Field(None, gt=0)
+    gpus_per_worker: float | None = Field(None, ge=0)
+    num_cpus: float | None = Field(None, gt=0)
+    num_gpus: float | None = Field(None, ge=0)
+
+    @model_validator(mode="after")
+    def _one_way_to_say_it(self) -> "Resources":
+        for total, each in (("num_cpus", "cpus_per_worker"), ("num_gpus", "gpus_per_worker")):
+            if getattr(self, total) is not None and getattr(self, each) is not None:
+                raise ValueError(f"give {total} (stage total) or {each}, not both")
+        if self.use_gpu is False and self.worker_gpus > 0:
+            raise ValueError("use_gpu is false but GPUs are requested")
+        if self.use_gpu and self.num_gpus == 0 or self.use_gpu and self.gpus_per_worker == 0:
+            raise ValueError("use_gpu is true but 0 GPUs are requested")
+        return self
+
+    @property
+    def worker_cpus(self) -> float:
+        if self.cpus_per_worker is not None:
+            return self.cpus_per_worker
+        return (self.num_cpus / self.num_workers) if self.num_cpus is not None else 1.0
+
+    @property
+    def worker_gpus(self) -> float:
+        if self.gpus_per_worker is not None:
+            return self.gpus_per_worker
+        if self.num_gpus is not None:
+            return self.num_gpus / self.num_workers
+        return 1.0 if self.use_gpu else 0.0
+
+    @property
+    def gpu(self) -> bool:
+        """Whether the stage's workers train on GPUs (NCCL) rather than CPUs (gloo)."""
+        return self.worker_gpus > 0
 
 
 class EnvSpec(_Strict):
@@ -170,6 +216,8 @@ class StageConfig(_Strict):
     resources: Resources = Resources()
     num_tasks: int = Field(512, ge=1)
     eval: EvalSpec | str | None = None  # inline, a name in the top-level `evals`, or the kind's default
+    # A finished stage keeps only ``final``; true keeps its trainer checkpoints (with optimizer state).
+    keep_checkpoints: bool | None = None
 
     @field_validator("name")
     @classmethod
@@ -195,6 +243,8 @@ class CascadeConfig(_Strict):
     policy: PolicyConfig = PolicyConfig()
     trainer: dict[str, Any] = {}
     verifiers: VerifierOptions = {}
+    # Default for stages that do not set ``keep_checkpoints``.
+    keep_checkpoints: bool = False
     stages: list[StageConfig] = Field(min_length=1)
     evals: dict[str, EvalSpec] = {}  # named evaluations stages refer to with `eval: NAME`
     heldout: HeldOutSettings = HeldOutSettings()  # the split no training stream draws from

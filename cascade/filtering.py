@@ -1,10 +1,14 @@
 """Pass-rate filtering between stages (report §VII-D).
 
 Before a stage trains, the incoming policy answers each candidate prompt G times (through the
-stage's rollout engine, plain sampling at temperature 1); prompts
-whose pass rate falls outside [min, max] are dropped (the report kept <= 0.75: a prompt
-the policy already solves teaches little). The result is cached in the stage directory
-so a resumed run does not sample again.
+stage's rollout engine, plain sampling at temperature 1); prompts whose pass rate falls
+outside [min, max] are dropped (the report kept <= 0.75: a prompt the policy already solves
+teaches little). The result is cached in the stage directory so a resumed run does not
+sample again.
+
+With N training workers the candidates are split round-robin over the ranks; each rank
+samples and verifies its share on its own device, the pass rates are gathered, and every
+rank applies the same merged result. Rank 0 alone writes the cache.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from cascade.config import PassRateFilter
+from cascade.distributed import all_gather_list, is_main, rank, world_size
 from cascade.generation.engine import RolloutEngine, SamplingParams, generate_texts
 from cascade.manifest import write_json_atomic
 from envs import Task
@@ -39,12 +44,15 @@ def filter_by_pass_rate(
     if cache.is_file():
         data = json.loads(cache.read_text())
         return [Task.from_dict(t) for t in data["kept"]], data["stats"]
+    mine = list(range(rank(), len(tasks), world_size()))
     sampling = SamplingParams(max_new_tokens=cfg.max_new_tokens)
-    completions = generate_texts(engine, tokenizer, [t.prompt for t in tasks], cfg.num_generations, sampling)
-    items = [(t.verifier, c, t.payload) for t, cs in zip(tasks, completions) for c in cs]
+    completions = generate_texts(engine, tokenizer, [tasks[i].prompt for i in mine], cfg.num_generations, sampling)
+    items = [(tasks[i].verifier, c, tasks[i].payload) for i, cs in zip(mine, completions) for c in cs]
     verdicts = pool.verify(items)
     g = cfg.num_generations
-    rates = [sum(v.correct for v in verdicts[i * g : (i + 1) * g]) / g for i in range(len(tasks))]
+    local = [(i, sum(v.correct for v in verdicts[k * g : (k + 1) * g]) / g) for k, i in enumerate(mine)]
+    by_index = dict(all_gather_list(local))
+    rates = [by_index[i] for i in range(len(tasks))]
     kept = [t for t, r in zip(tasks, rates) if cfg.min_pass <= r <= cfg.max_pass]
     stats = {
         "candidates": len(tasks),
@@ -53,5 +61,6 @@ def filter_by_pass_rate(
         "mean_pass_rate": sum(rates) / len(rates) if rates else 0.0,
         "histogram": histogram(rates),
     }
-    write_json_atomic(cache, {"kept": [t.to_dict() for t in kept], "stats": stats})
+    if is_main():
+        write_json_atomic(cache, {"kept": [t.to_dict() for t in kept], "stats": stats})
     return kept, stats

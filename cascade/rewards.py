@@ -5,6 +5,12 @@ column (here ``task``, one JSON Task per completion). ``TaskReward`` scores each
 completion with the verifier its Task names; ``VerifierReward`` applies one named
 verifier (a format reward, say) to every completion. Verdict reasons and accuracy are
 logged through TRL's ``log_metric`` so they land in the run's metrics.
+
+With N training workers each rank scores its own share of the batch; accuracy, reasons and
+the curriculum's feedback are computed over the verdicts of every rank (gathered in rank
+order, which is the global batch order), so the metrics are global and every rank's copy
+of the curriculum applies the same update. Every rank calls the reward functions the same
+number of times (TRL does), which the gather relies on.
 """
 
 from __future__ import annotations
@@ -13,6 +19,7 @@ from collections import Counter
 from typing import Any
 
 from cascade.config import RewardSpec
+from cascade.distributed import all_gather_list
 from cascade.task_stream import TaskStream, task_from_json
 from envs import Task
 from envs.registry import Registry
@@ -41,12 +48,13 @@ class _PoolReward:
     def _score(self, items: list[tuple[str, str, dict[str, Any]]], log_metric: Any) -> list[Verdict]:
         verdicts = self.pool.verify(items)
         self.last_verdicts = verdicts
-        reasons = Counter(v.reason for v in verdicts)
+        outcomes = all_gather_list([(bool(v.correct), v.reason) for v in verdicts])  # the global batch
+        reasons = Counter(reason for _, reason in outcomes)
         self.totals.update(reasons)
-        if log_metric is not None and verdicts:
-            log_metric(f"{self.__name__}/accuracy", sum(v.correct for v in verdicts) / len(verdicts))
+        if log_metric is not None and outcomes:
+            log_metric(f"{self.__name__}/accuracy", sum(c for c, _ in outcomes) / len(outcomes))
             for reason, n in reasons.items():
-                log_metric(f"{self.__name__}/reason/{reason}", n / len(verdicts))
+                log_metric(f"{self.__name__}/reason/{reason}", n / len(outcomes))
         return verdicts
 
 
@@ -64,7 +72,7 @@ class TaskReward(_PoolReward):
         if kwargs.get("log_extra") is not None:  # the recipe's length bonus counts verifier-correct rollouts
             kwargs["log_extra"]("correct", [v.correct for v in verdicts])
         if self.stream is not None:
-            self.stream.observe(tasks, verdicts, self.group_size)
+            self.stream.observe_global(tasks, verdicts, self.group_size)
         return [v.reward for v in verdicts]
 
 

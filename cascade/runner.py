@@ -1,13 +1,16 @@
-"""Run one stage: policy in, TRL trainer over the stage's task stream, HF checkpoint out.
+"""Run one stage on one worker: policy in, TRL trainer over the stage's task stream, HF checkpoint out.
 
 This module wires pieces together and owns no training logic: SFT is TRL's SFTTrainer,
-RL is TRL's GRPOTrainer (through ``CascadeGRPOTrainer`` for the recipe switches).
+RL is TRL's GRPOTrainer (through ``CascadeGRPOTrainer`` for the recipe switches). With N
+Ray Train workers (``cascade/stage_job.py``) every worker runs ``run_stage``; accelerate
+finds the process group Ray Train set up, and rank 0 alone writes the stage's files.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import shutil
 import time
 from pathlib import Path
 from typing import Any
@@ -18,18 +21,21 @@ from transformers.trainer_utils import get_last_checkpoint
 from cascade.callbacks import MetricsCallback, StreamStateCallback, read_metrics
 from cascade.config import CascadeConfig, EnvSpec, RewardSpec, StageConfig
 from cascade.curricula import build_curriculum, calibrate_stage, calibration_settings
-from cascade.filtering import filter_by_pass_rate
+from cascade.distributed import barrier, is_main, rank, world_size
+from cascade.manifest import write_json_atomic
 from cascade.policy import load_policy, save_policy
 from cascade.recipe.stage_recipe import trainer_recipe
-from cascade.rewards import build_rewards, pool_verifier_options
+from cascade.rewards import build_rewards
 from cascade.stage_eval import training_split
+from cascade.stage_setup import filter_stream, generator_pool, match_threads_to_resources, place_model, quiet_libraries, verifier_pool
 from cascade.task_stream import TaskStream, as_chat, expand_env_specs
-from cascade.trainer_config import build_trainer_args
 from cascade.tracking import configure_tracking, tracking_defaults
+from cascade.trainer_config import build_trainer_args
 from cascade.worker_logs import log_path, worker_logs
 from stages import StageKind, get_stage_kind
 
 log = logging.getLogger(__name__)
+SUMMARY_FILE = "summary.json"
 
 
 def stage_dir(cfg: CascadeConfig, stage: StageConfig) -> Path:
@@ -41,47 +47,34 @@ def _fixed_args(stage_path: Path) -> dict[str, Any]:
 
     Every key here must be in ``trainer_config.RESERVED_KEYS`` (a YAML value is refused, not dropped).
     """
-    return {
-        **configure_tracking(stage_path),
-        "logging_steps": 1,
-        "save_strategy": "steps",
-        "save_total_limit": 2,
-        "push_to_hub": False,
-    }
+    return {**configure_tracking(stage_path), "logging_steps": 1, "save_strategy": "steps", "push_to_hub": False}
 
 
-def quiet_libraries() -> None:
-    """Drop library deprecation chatter; the trainer's own bar stays (``disable_tqdm: false`` in
-    cascade/tracking.py, since set_verbosity_error() would default it to True)."""
-    import warnings
+def grpo_fixed_args(stage_path: Path) -> dict[str, Any]:
+    """GRPO's extra fixed settings: the task stream is the data order and owns its position.
 
-    import datasets
-    import transformers
-
-    datasets.disable_progress_bars()
-    transformers.logging.set_verbosity_error()
-    for module in ("transformers", "trl", "accelerate", "peft"):
-        warnings.filterwarnings("ignore", category=FutureWarning, module=module)
-        warnings.filterwarnings("ignore", category=UserWarning, module=module)
+    TRL would shuffle an iterable train set through a 1000-row buffer (drawing the curriculum
+    ~1000 tasks ahead of training) and skip already-trained batches on resume (advancing the
+    restored stream twice). With N workers every rank iterates the identical stream and
+    accelerate hands rank r its contiguous slice of each global batch (``dispatch_batches``
+    off, which TRL sets for iterable datasets), so ranks train on distinct tasks.
+    """
+    return {**_fixed_args(stage_path), "shuffle_dataset": False, "ignore_data_skip": True}
 
 
-def _match_threads_to_resources(stage: StageConfig) -> None:
-    """Torch threads = the CPUs the stage was given: oversubscribed cores make a small CPU
-    model ~10x slower per step (measured in benchmarks/learning.py)."""
-    import torch
-
-    torch.set_num_threads(max(1, int(stage.resources.num_cpus)))
+# Defaults the YAML may override (a trainer section's ``save_total_limit`` applies per stage).
+RUN_DEFAULTS: dict[str, Any] = {"save_total_limit": 2}
 
 
-def _hardware_defaults() -> dict[str, Any]:
-    """TRL defaults to bf16, which a CPU-only machine rejects; the YAML can still override."""
-    import torch
-
-    return {} if torch.cuda.is_available() else {"use_cpu": True, "bf16": False}
+def hardware_defaults(stage: StageConfig) -> dict[str, Any]:
+    """CPU workers train on CPU (TRL defaults to bf16, which a CPU rejects); the YAML can still override."""
+    return {} if stage.resources.gpu else {"use_cpu": True, "bf16": False}
 
 
-def _layers(cfg: CascadeConfig, kind: StageKind, stage: StageConfig) -> list[dict[str, Any]]:
-    return [{**tracking_defaults(Path(cfg.run_dir).name), **_hardware_defaults()}, kind.trainer_defaults, cfg.trainer, stage.trainer]
+def trainer_layers(cfg: CascadeConfig, kind: StageKind, stage: StageConfig) -> list[dict[str, Any]]:
+    """The config layers a stage's trainer args are built from, later wins (``cascade plan`` uses them too)."""
+    defaults = {**tracking_defaults(Path(cfg.run_dir).name), **hardware_defaults(stage)}
+    return [defaults, RUN_DEFAULTS, kind.trainer_defaults, cfg.trainer, stage.trainer]
 
 
 def env_specs(kind: StageKind, stage: StageConfig) -> list[EnvSpec]:
@@ -90,23 +83,24 @@ def env_specs(kind: StageKind, stage: StageConfig) -> list[EnvSpec]:
 
 
 def run_stage(cfg: CascadeConfig, stage_name: str, init_checkpoint: str | None) -> dict[str, Any]:
-    """Train one stage and return its summary; this worker's output goes to ``<stage>/log.txt``."""
-    with worker_logs(log_path(Path(cfg.run_dir) / stage_name)):
+    """Train one stage on this worker and return its summary; its output goes to ``<stage>/log.txt``."""
+    with worker_logs(log_path(Path(cfg.run_dir) / stage_name, rank())):
         return _train_stage(cfg, stage_name, init_checkpoint)
 
 
 def _train_stage(cfg: CascadeConfig, stage_name: str, init_checkpoint: str | None) -> dict[str, Any]:
-    """Train one stage and return its summary (steps, rewards, wall time, checkpoint)."""
+    """Train one stage on this worker and return its summary (steps, rewards, wall time, checkpoint)."""
     stage = cfg.stage(stage_name)
     kind = get_stage_kind(stage.kind)
     path = stage_dir(cfg, stage)
     path.mkdir(parents=True, exist_ok=True)
     started = time.monotonic()
     quiet_libraries()
-    _match_threads_to_resources(stage)
+    match_threads_to_resources(stage)
     model, tokenizer = load_policy(cfg.policy, init_checkpoint, seed=cfg.seed)
+    model = place_model(model, stage)
     specs = env_specs(kind, stage)
-    generator = _generator_pool(cfg, specs)
+    generator = generator_pool(cfg, specs)
     curriculum = build_curriculum(stage, kind, [s.id for s in specs])
     stream = TaskStream(specs, seed=cfg.seed, curriculum=curriculum, generator=generator, heldout=training_split(cfg))
     resume = get_last_checkpoint(str(path / "checkpoints")) if (path / "checkpoints").is_dir() else None
@@ -117,14 +111,14 @@ def _train_stage(cfg: CascadeConfig, stage_name: str, init_checkpoint: str | Non
         trainer = _sft_trainer(cfg, kind, stage, path, model, tokenizer, stream)
     else:
         reward_specs = stage.rewards if stage.rewards is not None else [RewardSpec(**r) for r in kind.rewards]
-        pool = _verifier_pool(cfg, stage, reward_specs)
+        pool = verifier_pool(cfg, stage, reward_specs)
     try:
         if pool is not None:
             settings = calibration_settings(stage, kind)
             if settings is not None and curriculum is not None and resume is None:
                 calibrate_stage(curriculum, settings, stream, model, tokenizer, pool)
             if stage.filter.enabled:
-                extra["filter"] = _filter_stream(stage, path, model, tokenizer, stream, pool)
+                extra["filter"] = filter_stream(stage, path, model, tokenizer, stream, pool)
             trainer = _grpo_trainer(cfg, kind, stage, path, model, tokenizer, stream, resume, pool, reward_specs)
             extra["recipe"] = trainer_recipe(trainer, stage)  # logged now, kept in the manifest
         trainer.train(resume_from_checkpoint=resume)
@@ -133,10 +127,37 @@ def _train_stage(cfg: CascadeConfig, stage_name: str, init_checkpoint: str | Non
         for closable in (pool, generator):
             if closable is not None:
                 closable.close()
-    final = save_policy(trainer.model, tokenizer, path / "final")
-    (path / "task_stream.json").write_text(json.dumps(stream.state_dict(), indent=1))
-    summary = summarize(path, trainer.state.global_step, time.monotonic() - started, final, resumed=resume)
-    return {**summary, **extra}
+    final = save_final(trainer, tokenizer, path / "final")
+    summary = {**summarize(path, trainer.state.global_step, time.monotonic() - started, final, resumed=resume), **extra}
+    summary["train_workers"] = world_size()
+    if is_main():
+        (path / "task_stream.json").write_text(json.dumps(stream.state_dict(), indent=1))
+        if not keeps_checkpoints(cfg, stage):
+            shutil.rmtree(path / "checkpoints", ignore_errors=True)
+        write_json_atomic(path / SUMMARY_FILE, summary)
+    barrier()
+    return summary
+
+
+def keeps_checkpoints(cfg: CascadeConfig, stage: StageConfig) -> bool:
+    """A finished stage keeps only ``final`` (at 8B a trainer checkpoint is ~70 GB) unless the YAML says so."""
+    return stage.keep_checkpoints if stage.keep_checkpoints is not None else cfg.keep_checkpoints
+
+
+def save_final(trainer: Any, tokenizer: Any, final: Path) -> Path:
+    """The stage's plain HF checkpoint, written by rank 0.
+
+    Sharded models (FSDP, DeepSpeed) are gathered by the trainer's own ``save_model``, which
+    every rank must enter; an unsharded one is saved by rank 0 (LoRA adapters merged).
+    """
+    if getattr(trainer, "is_fsdp_enabled", False) or getattr(trainer, "is_deepspeed_enabled", False):
+        trainer.save_model(str(final))
+        if is_main():
+            tokenizer.save_pretrained(final)
+    elif is_main():
+        save_policy(trainer.model, tokenizer, final)
+    barrier()
+    return final
 
 
 def close_rewards(trainer: Any) -> None:
@@ -145,22 +166,6 @@ def close_rewards(trainer: Any) -> None:
         close = getattr(func, "close", None)
         if callable(close):
             close()
-
-
-def _filter_stream(stage: StageConfig, path: Path, model: Any, tokenizer: Any, stream: TaskStream, pool: Any) -> dict[str, Any]:
-    """Restrict the stream to prompts the incoming policy the incoming policy solves at a rate inside the configured window."""
-    from cascade.generation.setup import in_process_engine  # --- the filter samples through the engine API
-
-    candidates = [stream.next_task() for _ in range(stage.filter.num_prompts)]
-    engine = in_process_engine(stage.generation, model, tokenizer)
-    kept, stats = filter_by_pass_rate(engine, tokenizer, candidates, stage.filter, pool, path)
-    if not kept:
-        raise ValueError(
-            f"stage {stage.name!r}: pass-rate filter kept no prompt of {len(candidates)} "
-            f"(pass rates: {stats['histogram']}); widen filter.min_pass/max_pass"
-        )
-    stream.restrict_to(kept)
-    return stats
 
 
 def _sft_trainer(cfg, kind, stage, path, model, tokenizer, stream) -> Any:  # noqa: ANN001
@@ -173,7 +178,7 @@ def _sft_trainer(cfg, kind, stage, path, model, tokenizer, stream) -> Any:  # no
             rows.append({"prompt": as_chat(task.prompt), "completion": [{"role": "assistant", "content": task.reference}]})
     if not rows:
         raise ValueError(f"stage {stage.name!r}: its environments produced no reference completions to train on")
-    args = build_trainer_args("sft", _layers(cfg, kind, stage), str(path / "checkpoints"), seed=cfg.seed, **_fixed_args(path))
+    args = build_trainer_args("sft", trainer_layers(cfg, kind, stage), str(path / "checkpoints"), seed=cfg.seed, **_fixed_args(path))
     return SFTTrainer(
         model=model,
         args=args,
@@ -183,34 +188,10 @@ def _sft_trainer(cfg, kind, stage, path, model, tokenizer, stream) -> Any:  # no
     )
 
 
-def _generator_pool(cfg: CascadeConfig, specs: list[EnvSpec]) -> Any | None:
-    """A generator pool when some env's source declares it must run in its own process."""
-    import ray
-
-    from envs import is_isolated
-
-    if not ray.is_initialized() or not any(is_isolated(s.id) for s in specs):
-        return None
-    from envs.generator_pool import GeneratorPool
-
-    return GeneratorPool(cfg.ray.generator_workers, cfg.ray.generator_timeout_s)
-
-
-def _verifier_pool(cfg: CascadeConfig, stage: StageConfig, rewards: list[RewardSpec]) -> Any:
-    import ray
-
-    from verifiers.pool import LocalVerifierPool, RayVerifierPool
-
-    options = pool_verifier_options(cfg.verifier_options(stage), rewards)
-    if ray.is_initialized():
-        return RayVerifierPool(cfg.ray.verifier_workers, cfg.ray.verifier_timeout_s, options)
-    return LocalVerifierPool(options)
-
-
 def _grpo_trainer(cfg, kind, stage, path, model, tokenizer, stream, resume, pool, reward_specs) -> Any:  # noqa: ANN001
     from cascade.recipe import CascadeGRPOTrainer
 
-    args = build_trainer_args("grpo", _layers(cfg, kind, stage), str(path / "checkpoints"), seed=cfg.seed, **_fixed_args(path))
+    args = build_trainer_args("grpo", trainer_layers(cfg, kind, stage), str(path / "checkpoints"), seed=cfg.seed, **grpo_fixed_args(path))
     funcs, weights = build_rewards(reward_specs, pool, args.num_generations, stream)
     args.reward_weights = weights
     if resume is not None:

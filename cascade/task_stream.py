@@ -153,6 +153,23 @@ class TaskStream:
             rewards = [1.0 if v.correct else 0.0 for v in verdicts[start : start + group_size]]
             self.curriculum.update(group[0].env_id, group[0].difficulty, rewards)
 
+    def observe_global(self, tasks: list[Task], verdicts: list[Verdict], group_size: int) -> None:
+        """``observe`` on the global batch: this rank's share joined with every other rank's.
+
+        Ranks hold identical streams (each draws the whole stream and trains on its slice), so
+        feeding every copy the same global verdicts keeps them identical.
+        """
+        if self.curriculum is None:
+            return
+        from cascade.distributed import all_gather_list
+
+        local = [(t.env_id, t.difficulty, bool(v.correct)) for t, v in zip(tasks, verdicts)]
+        outcomes = all_gather_list(local)
+        for start in range(0, len(outcomes), group_size):
+            env_id, difficulty, _ = outcomes[start]
+            rewards = [1.0 if ok else 0.0 for _, _, ok in outcomes[start : start + group_size]]
+            self.curriculum.update(env_id, difficulty, rewards)
+
     def metrics(self) -> dict[str, float]:
         out: dict[str, float] = {"tasks/drawn": float(self.drawn), "tasks/failures": float(sum(self.failures.values()))}
         if self.heldout is not None:

@@ -17,14 +17,27 @@ TrainerKind = Literal["grpo", "sft"]
 CONFIG_CLASSES: dict[str, type] = {"grpo": CascadeGRPOConfig, "sft": SFTConfig}
 # Set by the runner from the run layout (cascade/runner.py _fixed_args, cascade/tracking.py);
 # a YAML value would be silently overwritten, so it is refused at load time.
-RESERVED_KEYS = {"output_dir", "run_name", "logging_steps", "save_strategy", "save_total_limit", "push_to_hub"}
+RESERVED_KEYS = {"output_dir", "run_name", "logging_steps", "save_strategy", "push_to_hub"}
+# Set by the runner for GRPO stages: the task stream is already random and owns its position.
+RESERVED_GRPO_KEYS = {
+    "shuffle_dataset": "is set by the runner (false): the task stream is already random, and TRL's "
+    "1000-row shuffle buffer would draw the curriculum ~1000 tasks ahead of training",
+    "ignore_data_skip": "is set by the runner (true): a resumed stage restores the task stream's "
+    "position from the checkpoint, so skipping batches would advance it twice",
+}
+
+
+# Fields whose annotation is narrower than what TrainingArguments accepts: ``fsdp`` is
+# annotated ``str | None`` but ``fsdp: true`` (FSDP2 configured by ``fsdp_config``) is its
+# documented modern form; without this the YAML check would block sharding.
+FIELD_TYPE_OVERRIDES: dict[str, Any] = {"fsdp": bool | str | None}
 
 
 @functools.cache
 def _field_types(kind: str) -> dict[str, Any]:
     cls = CONFIG_CLASSES[kind]
     hints = typing.get_type_hints(cls)
-    return {f.name: hints[f.name] for f in dataclasses.fields(cls) if f.init}
+    return {f.name: FIELD_TYPE_OVERRIDES.get(f.name, hints[f.name]) for f in dataclasses.fields(cls) if f.init}
 
 
 def check_trainer_section(section: dict[str, Any], kind: TrainerKind | None) -> list[tuple[str, str]]:
@@ -38,6 +51,9 @@ def check_trainer_section(section: dict[str, Any], kind: TrainerKind | None) -> 
     for key, value in section.items():
         if key in RESERVED_KEYS:
             problems.append((key, "is set by the run layout and cannot be configured"))
+            continue
+        if key in RESERVED_GRPO_KEYS and kind in (None, "grpo"):
+            problems.append((key, RESERVED_GRPO_KEYS[key]))
             continue
         owners = [k for k in kinds if key in _field_types(k)]
         if not owners:
@@ -54,13 +70,18 @@ def check_trainer_section(section: dict[str, Any], kind: TrainerKind | None) -> 
     return problems
 
 
-def build_trainer_args(
-    kind: TrainerKind, layers: list[dict[str, Any]], output_dir: str, **fixed: Any
-) -> Any:
-    """Merge config layers (later wins), keep the keys this trainer knows, build its config."""
+def merge_layers(kind: TrainerKind, layers: list[dict[str, Any]], **fixed: Any) -> dict[str, Any]:
+    """Config layers merged (later wins), only the keys this trainer knows, then ``fixed``."""
     fields = _field_types(kind)
     merged: dict[str, Any] = {}
     for layer in layers:
         merged.update({k: v for k, v in layer.items() if k in fields})
     merged.update(fixed)
-    return CONFIG_CLASSES[kind](output_dir=output_dir, **merged)
+    return merged
+
+
+def build_trainer_args(
+    kind: TrainerKind, layers: list[dict[str, Any]], output_dir: str, **fixed: Any
+) -> Any:
+    """Merge config layers (later wins), keep the keys this trainer knows, build its config."""
+    return CONFIG_CLASSES[kind](output_dir=output_dir, **merge_layers(kind, layers, **fixed))

@@ -107,7 +107,7 @@ def test_verifier_options_are_layered_per_stage_and_accepted(tmp_path):
 
 
 def test_verifier_options_reach_the_verifiers_the_pool_builds(tmp_path):
-    from cascade.runner import _verifier_pool
+    from cascade.stage_setup import verifier_pool as _verifier_pool
 
     data = rl(verifiers={"math": {"max_answer_chars": 5}}, rewards=[{"name": "task"}, {"name": "rlve", "options": {"mode": "binary"}}])
     cfg = load_config(write(tmp_path, data))

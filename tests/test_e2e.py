@@ -109,7 +109,8 @@ def test_interrupted_stage_resumes_from_its_last_trainer_checkpoint(tiny_run, tm
     cfg = str(root / "configs" / "tiny.yaml")
     other = tmp_path / "resume"
     sft_ckpt = manifest(run_dir)["stages"]["sft"]["checkpoint"]
-    first = cascade("stage", cfg, "behavioral_rl", "--init", sft_ckpt, "--set", f"run_dir={other}")
+    # keep_checkpoints: a finished stage would otherwise keep only `final`, leaving nothing to resume
+    first = cascade("stage", cfg, "behavioral_rl", "--init", sft_ckpt, "--set", f"run_dir={other}", "--set", "keep_checkpoints=true")
     assert first.returncode == 0, first.stderr[-4000:]
     # Simulate a kill after the trainer saved checkpoint-2 but before the stage finished.
     data = manifest(other)

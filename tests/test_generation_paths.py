@@ -67,7 +67,7 @@ def test_cli_eval_and_rsa_sample_through_the_engine(counting, tmp_path):
 def test_the_pass_rate_filter_samples_through_the_engine(counting, tmp_path):
     from cascade.config import CascadeConfig
     from cascade.policy import build_tiny_policy
-    from cascade.runner import _filter_stream
+    from cascade.stage_setup import filter_stream as _filter_stream
     from cascade.task_stream import TaskStream
     from cascade.config import EnvSpec
     from verifiers.pool import LocalVerifierPool

@@ -128,7 +128,7 @@ REPORT_ON = {
 
 
 def test_zaya1_8b_runs_every_switch_the_report_uses(root):
-    from cascade.runner import _layers
+    from cascade.runner import trainer_layers as _layers
     from cascade.trainer_config import build_trainer_args
     from stages import get_stage_kind
 

@@ -58,7 +58,7 @@ def test_curriculum_state_is_saved_with_checkpoints_and_restored(tmp_path):
     group = [t for t in tasks[:2] for _ in range(2)]
     first.observe(group, [Verdict.fail("wrong_answer")] * 4, group_size=2)
     (tmp_path / "checkpoint-7").mkdir()
-    StreamStateCallback(first).on_save(SimpleNamespace(output_dir=str(tmp_path)), SimpleNamespace(global_step=7), None)
+    StreamStateCallback(first).on_save(SimpleNamespace(output_dir=str(tmp_path)), SimpleNamespace(global_step=7, is_world_process_zero=True), None)
     second = stream()
     assert StreamStateCallback.restore(second, tmp_path / "checkpoint-7")
     assert second.state_dict() == first.state_dict()

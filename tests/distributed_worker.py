@@ -1,0 +1,102 @@
+"""A Ray Train worker loop for tests/test_distributed.py: one GRPO step on fixed rollouts.
+
+Generation is the only random part of a GRPO step, so the rollouts here are a pure function
+of the prompt (``rollout_func``, TRL's hook): a 1-worker and a 2-worker run of the same
+global batch must then produce the same loss and gradient norm. Everything else is the
+project's own path: the task stream with a curriculum as the train set, ``TaskReward``
+feeding it, and the runner's fixed GRPO args (no shuffle buffer).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Any
+
+
+def _completion(tokenizer: Any, prompt: Any, j: int) -> list[int]:
+    text = json.dumps(prompt, sort_keys=True)
+    h = int(hashlib.sha256(f"{text}:{j}".encode()).hexdigest(), 16)
+    n = 2 + h % 5
+    return [4 + (h >> (8 * k)) % (len(tokenizer) - 4) for k in range(n)]
+
+
+def fixed_rollouts(prompts: list[Any], trainer: Any) -> dict[str, Any]:
+    tok = trainer.processing_class
+    seen: dict[str, int] = {}
+    prompt_ids, completion_ids = [], []
+    for p in prompts:
+        key = json.dumps(p, sort_keys=True)
+        j = seen.get(key, 0)
+        seen[key] = j + 1
+        prompt_ids.append(tok.apply_chat_template(p, tokenize=True, add_generation_prompt=True, return_dict=False))
+        completion_ids.append(_completion(tok, p, j))
+    return {"prompt_ids": prompt_ids, "completion_ids": completion_ids, "logprobs": [[0.0] * len(c) for c in completion_ids]}
+
+
+def length_reward(completions: list[Any], **kwargs: Any) -> list[float]:
+    """Differs inside a group (unlike a verifier on an untrained model), so the loss is not 0."""
+    return [float(len(str(c)) % 7) for c in completions]
+
+
+def equivalence_worker(config: dict[str, Any]) -> None:
+    import torch
+    from datasets import IterableDataset
+    from trl import GRPOTrainer
+
+    from cascade.config import EnvSpec
+    from cascade.distributed import rank, world_size
+    from cascade.policy import build_tiny_policy
+    from cascade.rewards import TaskReward
+    from cascade.runner import grpo_fixed_args
+    from cascade.task_stream import TaskStream, task_from_json
+    from cascade.trainer_config import build_trainer_args
+    from envs.curriculum import make_curriculum
+    from verifiers.pool import LocalVerifierPool
+
+    torch.set_num_threads(1)
+    out = Path(config["out"])
+    model, tokenizer = build_tiny_policy(seed=0)
+    curriculum = make_curriculum("zaya", ["arith/add"], initial_difficulty=3)
+    stream = TaskStream([EnvSpec(id="arith/add")], seed=0, curriculum=curriculum)
+    seen: list[int] = []
+
+    def record(completions: list[Any], task: list[str], **kwargs: Any) -> list[float]:
+        seen.extend(task_from_json(t).seed for t in task)
+        return [0.0] * len(completions)
+
+    record.__name__ = "record"
+    g = 2
+    args = build_trainer_args(
+        "grpo",
+        [{"use_cpu": True, "bf16": False}],
+        str(out / "checkpoints"),
+        seed=0,
+        per_device_train_batch_size=config["per_device"],
+        num_generations=g,
+        max_completion_length=8,
+        max_steps=config.get("max_steps", 1),
+        learning_rate=1e-3,
+        save_strategy="no",
+        **{k: v for k, v in grpo_fixed_args(out).items() if k != "save_strategy"},
+    )
+    trainer = GRPOTrainer(
+        model=model,
+        reward_funcs=[length_reward, TaskReward(LocalVerifierPool(), g, stream), record],
+        args=args,
+        train_dataset=IterableDataset.from_generator(lambda: iter(stream)),
+        processing_class=tokenizer,
+        rollout_func=fixed_rollouts,
+    )
+    trainer.train()
+    first = next(r for r in trainer.state.log_history if "loss" in r)
+    result = {
+        "rank": rank(),
+        "world": world_size(),
+        "loss": first["loss"],
+        "grad_norm": first["grad_norm"],
+        "seen": seen,
+        "curriculum": curriculum.state_dict(),
+    }
+    (out / f"rank{rank()}.json").write_text(json.dumps(result))
