@@ -9,12 +9,12 @@ world x steps per generation; TRL counts ``per_device_train_batch_size`` in comp
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 from typing import Any
 
 from cascade.config import CascadeConfig, ConfigError, RewardSpec, StageConfig
 from cascade.trainer_config import build_trainer_args, merge_layers
+from cascade.recipe.stage_recipe import stage_recipe
 from stages import get_stage_kind
 
 
@@ -72,9 +72,10 @@ def grpo_batch(args: Any, raw: dict[str, Any], world: int, where: str) -> dict[s
 
 
 def generation_placement(args: Any, stage: StageConfig) -> str:
-    gen = getattr(stage, "generation", None)  # the rollout engine's section, where present
-    if gen is not None:
-        return str(gen.model_dump() if hasattr(gen, "model_dump") else gen)
+    gen = stage.generation
+    if gen.backend != "trainer":
+        return (f"{gen.backend} rollout engine: {gen.workers} Ray actor(s) apart from training, "
+                f"max_staleness {gen.max_staleness}, weights synced every {gen.sync_every} step(s)")
     if getattr(args, "use_vllm", False):
         if args.vllm_mode == "colocate":
             return "vllm colocate: an engine inside each training worker, on its GPU(s)"
@@ -94,15 +95,6 @@ def reward_model_placement(cfg: CascadeConfig, stage: StageConfig) -> str | None
             path = spec.options.get("path", "tiny")
             return f"{path}: {n} Ray actor(s), one per training worker, {{GPU: {gpus:g}, CPU: {cpus:g}}} each"
     return None
-
-
-def recipe_in_effect(args: Any) -> dict[str, Any] | None:
-    """The recipe switches in effect, from ``cascade.recipe.effect`` where that module exists."""
-    if importlib.util.find_spec("cascade.recipe.effect") is None:
-        return None
-    from cascade.recipe import effect
-
-    return effect.recipe_in_effect(args)
 
 
 def plan_stage(cfg: CascadeConfig, index: int) -> dict[str, Any]:
@@ -136,9 +128,11 @@ def plan_stage(cfg: CascadeConfig, index: int) -> dict[str, Any]:
         out["max_completion_length"] = args.max_completion_length
         out["generation"] = generation_placement(args, stage)
         out["reward_model"] = reward_model_placement(cfg, stage)
-        recipe = recipe_in_effect(args)
-        if recipe is not None:
-            out["recipe"] = recipe
+        if stage.generation.backend != "trainer" and world > 1:
+            raise ConfigError(f"stages[{index}].generation: backend {stage.generation.backend} with "
+                              f"resources.num_workers={world} is not supported yet (each rank would start its own "
+                              "engines); use one training worker with engines, or backend: trainer")
+        out["recipe"] = stage_recipe(cfg, stage, num_processes=world)
     else:
         samples = args.per_device_train_batch_size * world * args.gradient_accumulation_steps
         out.update({"samples_per_step": samples, "prompts_per_step": samples, "generations_per_prompt": None})
