@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Any
 
 from datasets import Dataset, IterableDataset
-from transformers.trainer_utils import get_last_checkpoint
 
 from cascade.callbacks import MetricsCallback, StreamStateCallback, read_metrics
 from cascade.config import CascadeConfig, EnvSpec, RewardSpec, StageConfig
@@ -27,7 +26,10 @@ from cascade.policy import load_policy, save_policy
 from cascade.recipe.stage_recipe import trainer_recipe
 from cascade.rewards import build_rewards
 from cascade.stage_eval import training_split
-from cascade.stage_setup import filter_stream, generator_pool, match_threads_to_resources, place_model, quiet_libraries, verifier_pool
+from cascade.stage_setup import (
+    filter_stream, generator_pool, last_complete_checkpoint, match_threads_to_resources, place_model, quiet_libraries,
+    verifier_pool,
+)
 from cascade.task_stream import TaskStream, as_chat, expand_env_specs
 from cascade.tracking import configure_tracking, tracking_defaults
 from cascade.trainer_config import build_trainer_args
@@ -103,7 +105,7 @@ def _train_stage(cfg: CascadeConfig, stage_name: str, init_checkpoint: str | Non
     generator = generator_pool(cfg, specs)
     curriculum = build_curriculum(stage, kind, [s.id for s in specs])
     stream = TaskStream(specs, seed=cfg.seed, curriculum=curriculum, generator=generator, heldout=training_split(cfg))
-    resume = get_last_checkpoint(str(path / "checkpoints")) if (path / "checkpoints").is_dir() else None
+    resume = last_complete_checkpoint(path / "checkpoints")
     extra: dict[str, Any] = {}
     pool = None
     trainer: Any = None

@@ -40,3 +40,17 @@ def test_a_stage_whose_last_checkpoint_is_its_final_step_is_only_finalised(tmp_p
     saved = AutoModelForCausalLM.from_pretrained(ckpt)
     for (name, a), (_, b) in zip(final.state_dict().items(), saved.state_dict().items()):
         assert torch.equal(a, b), name  # the final policy is the checkpoint's, not a further step
+
+
+def test_a_torn_checkpoint_is_skipped_and_removed(tmp_path):
+    from cascade.stage_setup import last_complete_checkpoint
+
+    for step, whole in ((10, True), (20, True), (30, False)):  # checkpoint-30: killed mid-save
+        ckpt = tmp_path / f"checkpoint-{step}"
+        ckpt.mkdir()
+        (ckpt / "model.safetensors").write_text("w")
+        if whole:
+            (ckpt / "trainer_state.json").write_text("{}")
+    assert last_complete_checkpoint(tmp_path) == str(tmp_path / "checkpoint-20")
+    assert not (tmp_path / "checkpoint-30").exists()
+    assert last_complete_checkpoint(tmp_path / "absent") is None
