@@ -180,7 +180,7 @@ def eval_matrix_cmd(
         cfg = load_config(run_dir / "config.yaml", [f"run_dir={run_dir.resolve()}"])
     except ConfigError as exc:
         die(str(exc))
-    if any(s.resources.num_gpus > 0 for s in cfg.stages):  # CPU policies are scored in this process
+    if any(s.resources.gpu for s in cfg.stages):  # CPU policies are scored in this process
         start_ray(cfg.ray)
     matrix = cascade_matrix(cfg, Manifest(run_dir), notify=console.print)
     if matrix is None:

@@ -33,12 +33,12 @@ def _score(cfg: CascadeConfig, checkpoint: str | None, plans: list[EvalPlan]) ->
     import ray
 
     stage = cfg.stage(plans[0].stage)
-    threads = int(stage.resources.num_cpus)
+    threads = int(stage.resources.worker_cpus)
     names = [p.stage for p in plans]
-    if not ray.is_initialized() or stage.resources.num_gpus == 0:  # CPU policies: no worker start-up to pay
+    if not ray.is_initialized() or not stage.resources.gpu:  # CPU policies: no worker start-up to pay
         return _eval_task(cfg.model_dump(), checkpoint, names, threads)
     remote = ray.remote(_eval_task).options(
-        num_cpus=stage.resources.num_cpus, num_gpus=stage.resources.num_gpus, max_retries=0, name="eval"
+        num_cpus=stage.resources.worker_cpus, num_gpus=stage.resources.worker_gpus, max_retries=0, name="eval"
     )
     return ray.get(remote.remote(cfg.model_dump(), checkpoint, names, threads))
 

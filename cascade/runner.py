@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Any
 
 from datasets import Dataset, IterableDataset
-from transformers.trainer_utils import get_last_checkpoint
 
 from cascade.callbacks import MetricsCallback, StreamStateCallback, read_metrics
 from cascade.config import CascadeConfig, EnvSpec, RewardSpec, StageConfig
@@ -27,7 +26,10 @@ from cascade.policy import load_policy, save_policy
 from cascade.recipe.stage_recipe import trainer_recipe
 from cascade.rewards import build_rewards
 from cascade.stage_eval import training_split
-from cascade.stage_setup import filter_stream, generator_pool, match_threads_to_resources, place_model, quiet_libraries, verifier_pool
+from cascade.stage_setup import (
+    filter_stream, generator_pool, last_complete_checkpoint, match_threads_to_resources, place_model, quiet_libraries,
+    verifier_pool,
+)
 from cascade.task_stream import TaskStream, as_chat, expand_env_specs
 from cascade.tracking import configure_tracking, tracking_defaults
 from cascade.trainer_config import build_trainer_args
@@ -103,7 +105,7 @@ def _train_stage(cfg: CascadeConfig, stage_name: str, init_checkpoint: str | Non
     generator = generator_pool(cfg, specs)
     curriculum = build_curriculum(stage, kind, [s.id for s in specs])
     stream = TaskStream(specs, seed=cfg.seed, curriculum=curriculum, generator=generator, heldout=training_split(cfg))
-    resume = get_last_checkpoint(str(path / "checkpoints")) if (path / "checkpoints").is_dir() else None
+    resume = last_complete_checkpoint(path / "checkpoints")
     extra: dict[str, Any] = {}
     pool = None
     trainer: Any = None
@@ -121,7 +123,10 @@ def _train_stage(cfg: CascadeConfig, stage_name: str, init_checkpoint: str | Non
                 extra["filter"] = filter_stream(stage, path, model, tokenizer, stream, pool)
             trainer = _grpo_trainer(cfg, kind, stage, path, model, tokenizer, stream, resume, pool, reward_specs)
             extra["recipe"] = trainer_recipe(trainer, stage)  # logged now, kept in the manifest
-        trainer.train(resume_from_checkpoint=resume)
+        if resume is not None and finished_at(resume, trainer.args.max_steps):
+            finalize_from(trainer, resume)  # killed after its last save: finalise it, never train past max_steps
+        else:
+            trainer.train(resume_from_checkpoint=resume)
     finally:
         close_rewards(trainer)
         for closable in (pool, generator):
@@ -137,6 +142,26 @@ def _train_stage(cfg: CascadeConfig, stage_name: str, init_checkpoint: str | Non
         write_json_atomic(path / SUMMARY_FILE, summary)
     barrier()
     return summary
+
+
+def finished_at(checkpoint: str, max_steps: int) -> bool:
+    """Whether a trainer checkpoint already holds the stage's last step (``trainer_state.json``)."""
+    state = Path(checkpoint) / "trainer_state.json"
+    return max_steps > 0 and state.is_file() and json.loads(state.read_text()).get("global_step", 0) >= max_steps
+
+
+def finalize_from(trainer: Any, checkpoint: str) -> None:
+    """Take the trainer's weights and state from its final checkpoint instead of training again.
+
+    Resuming HF's Trainer from the checkpoint of its last step still runs one more step, so a
+    stage killed between its last save and its ``final`` checkpoint would end at max_steps + 1.
+    """
+    from transformers.trainer_callback import TrainerState
+
+    trainer._load_from_checkpoint(checkpoint)  # the weights (adapters too) as HF's resume loads them
+    trainer.state = TrainerState.load_from_json(str(Path(checkpoint) / "trainer_state.json"))
+    log.warning("%s already holds step %d of %d: finalised without training", checkpoint,
+                trainer.state.global_step, trainer.args.max_steps)
 
 
 def keeps_checkpoints(cfg: CascadeConfig, stage: StageConfig) -> bool:

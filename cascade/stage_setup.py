@@ -97,3 +97,26 @@ def filter_stream(stage: StageConfig, path: Path, model: Any, tokenizer: Any, st
         )
     stream.restrict_to(kept)
     return stats
+
+
+def last_complete_checkpoint(folder: Path) -> str | None:
+    """The newest trainer checkpoint that was written whole; torn ones (a kill mid-save) are removed.
+
+    HF writes ``checkpoint-N`` in place and ``trainer_state.json`` last, so a checkpoint without it
+    was cut short; resuming from it would fail, so the previous one (one save interval back) is used.
+    """
+    import shutil
+
+    from cascade.distributed import is_main
+
+    if not folder.is_dir():
+        return None
+    ckpts = sorted((p for p in folder.glob("checkpoint-*") if p.name.split("-")[-1].isdigit()),
+                   key=lambda p: int(p.name.split("-")[-1]), reverse=True)
+    for ckpt in ckpts:
+        if (ckpt / "trainer_state.json").is_file():
+            return str(ckpt)
+        log.warning("%s was cut short (no trainer_state.json): resuming from an earlier checkpoint", ckpt)
+        if is_main():
+            shutil.rmtree(ckpt, ignore_errors=True)
+    return None
