@@ -31,6 +31,7 @@ def stage_cfg(run_dir: Path, workers: int, filter: dict | None = None, **trainer
                 "max_steps": 2,
                 "save_steps": 1,
                 "learning_rate": 3e-4,
+                "allow_inactive": ["dppo"],  # on-policy: DPPO's mask cannot act
                 **trainer,
             },
             "stages": [

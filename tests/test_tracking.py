@@ -68,6 +68,7 @@ trainer:
   max_steps: 2
   save_steps: 2
   report_to: [tensorboard]
+  allow_inactive: [dppo]   # on-policy: DPPO's mask cannot act
 stages:
   - {{name: warm, kind: reasoning_warmup, envs: [{{id: arith/add}}]}}
 """

@@ -28,8 +28,9 @@ PLACEHOLDER_ROW = {"prompt": [{"role": "user", "content": ""}], "task": "{}"}
 class EngineRollout:
     """``rollout_func`` for GRPOTrainer: completions from engine actors, staleness logged every call."""
 
-    def __init__(self, producer: RolloutProducer, max_staleness: int) -> None:
+    def __init__(self, producer: RolloutProducer, max_staleness: int, backend: str = "hf") -> None:
         self.producer = producer
+        self.backend = backend  # the recipe table reads it: engines supply behaviour log-probs and routes
         self.max_staleness = max_staleness
         self.consumed_lags: list[int] = []  # every consumed completion's version lag (tests, benchmark)
         self.consumed_versions: list[int] = []

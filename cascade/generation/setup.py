@@ -80,4 +80,4 @@ def build_rollout(settings: GenerationSettings, model: Any, tokenizer: Any, stre
         from cascade.generation.scoring import PipelineScorer
 
         producer.scorer = PipelineScorer(pool, tokenizer)
-    return EngineRollout(producer, settings.max_staleness), [WeightSyncCallback(producer, settings.sync_every)], reward_funcs
+    return EngineRollout(producer, settings.max_staleness, settings.backend), [WeightSyncCallback(producer, settings.sync_every)], reward_funcs

@@ -9,7 +9,8 @@ from cascade.recipe.effect import inactive_problems, recipe_in_effect
 _DPPO_LOSSES = {"grpo", "bnpo", "dr_grpo", "dapo", "luspo"}
 
 
-def check_recipe_for_model(args: Any, model_type: str, num_processes: int = 1) -> list[str]:
+def check_recipe_for_model(args: Any, model_type: str, num_processes: int = 1,
+                           generation: dict[str, Any] | None = None) -> list[str]:
     """Problems (one sentence each, naming the option) with ``args`` for a policy of ``model_type``.
 
     Includes every requested switch that cannot apply here and is not in ``allow_inactive``
@@ -38,6 +39,6 @@ def check_recipe_for_model(args: Any, model_type: str, num_processes: int = 1) -
         problems.append("router_bias_update_rate > 0 needs a ZAYA policy (balancing_biases buffers)")
     if getattr(args, "dynamic_sampling", False) and (args.num_generations or 0) < 2:
         problems.append("dynamic_sampling needs num_generations >= 2")
-    rows = recipe_in_effect(args, model_type or None, num_processes=num_processes)
+    rows = recipe_in_effect(args, model_type or None, generation, num_processes=num_processes)
     problems.extend(f"{key}: {msg}" for key, msg in inactive_problems(rows, getattr(args, "allow_inactive", None)))
     return problems

@@ -51,12 +51,14 @@ class CascadeGRPOTrainer(DynamicSamplingMixin, GRPOTrainer):
         if not isinstance(cfg, CascadeGRPOConfig):
             raise TypeError("CascadeGRPOTrainer needs a CascadeGRPOConfig")
         model_type = getattr(self.model.config, "model_type", "")
-        problems = check_recipe_for_model(cfg, model_type, num_processes=self.accelerator.num_processes)
+        backend = getattr(self.rollout_func, "backend", None)  # a rollout engine feeds this trainer
+        generation = {"backend": backend} if backend else None
+        problems = check_recipe_for_model(cfg, model_type, num_processes=self.accelerator.num_processes, generation=generation)
         if problems:
             raise ValueError("recipe config does not fit this policy: " + "; ".join(problems))
         zaya = model_type == "zaya"
         # never downgraded here: a replay that cannot apply failed above unless allow_inactive lists it
-        self.router_replay = recipe_in_effect(cfg, model_type or None)["router_replay"]["active"]
+        self.router_replay = recipe_in_effect(cfg, model_type or None, generation)["router_replay"]["active"]
         wants_routes = self.router_replay or (zaya and (cfg.router_telemetry or cfg.router_bias_update_rate > 0))
         self._router = RouterRecorder(self.accelerator.unwrap_model(self.model)) if wants_routes else None
         if cfg.trust_region == "dppo_binary_tv":  # no ratio clipping: the binary-TV mask is the trust region
