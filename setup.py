@@ -12,5 +12,5 @@ RESOURCES = {"zaya_cascade.configs": "configs", "zaya_cascade.data": "data"}
 setup(
     packages=find_packages(include=["cascade*", "envs*", "verifiers*", "stages*"]) + list(RESOURCES),
     package_dir=RESOURCES,
-    package_data={"zaya_cascade.configs": ["*.yaml"], "zaya_cascade.data": ["*.jsonl", "**/*.jsonl", "**/*.json"]},
+    package_data={"zaya_cascade.configs": ["*.yaml", "inference/*.yaml"], "zaya_cascade.data": ["*.jsonl", "**/*.jsonl", "**/*.json"]},
 )

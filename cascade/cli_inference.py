@@ -128,7 +128,7 @@ def eval_cmd(
     max_new_tokens: Annotated[int | None, typer.Option(help="Override the suite's budget")] = None,
     rsa: Annotated[bool, typer.Option("--rsa", help="Also run Markovian RSA per task")] = False,
     out: Annotated[Path | None, typer.Option(help="Write the results JSON here")] = None,
-    suites_file: Annotated[Path | None, typer.Option(help="Default: configs/eval_suites.yaml")] = None,
+    suites_file: Annotated[Path | None, typer.Option(help="Default: configs/inference/eval_suites.yaml")] = None,
     seed: int = 0,
 ) -> None:
     """pass@1 and pass@k (unbiased, from n samples) of CHECKPOINT on a held-out suite; --rsa adds RSA accuracy."""

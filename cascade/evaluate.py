@@ -1,6 +1,6 @@
 """Held-out evaluation: pass@1 and pass@k per environment, optionally with Markovian RSA.
 
-Suites (configs/eval_suites.yaml) name environments at fixed difficulties; tasks come from
+Suites (configs/inference/eval_suites.yaml) name environments at fixed difficulties; tasks come from
 a fixed seed range so two checkpoints are compared on the same tasks. pass@k uses the
 unbiased estimator of Chen et al. (2021) from n >= k samples per task. Generation is
 injected (``generate_fn``) so the metrics are testable with a fake policy.
@@ -21,7 +21,7 @@ from cascade.rsa import GenerateFn, RSAConfig, TailFn, run_rsa_many
 from envs import Task, get_env
 from envs.shipped import config_file
 
-SUITES_PATH = config_file("eval_suites.yaml")
+SUITES_PATH = config_file("inference/eval_suites.yaml")
 _DATA_SUFFIXES = (".jsonl", ".json", ".parquet", ".csv")
 DRAWS_PER_TASK = 10
 

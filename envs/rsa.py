@@ -18,7 +18,7 @@ policy's* rollouts, write the file from the stage's starting checkpoint with
     envs:
       - {id: rsa/aggregate, weight: 0.1, options: {rollouts_path: runs/x/rsa_rollouts.jsonl, c: 4}}
 
-The aggregation template is shared with ``cascade rsa`` (configs/rsa_prompt.yaml).
+The aggregation template is shared with ``cascade rsa`` (configs/inference/rsa_prompt.yaml).
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ from envs.shipped import config_file, data_file
 from envs.base import Environment, get_env, register_env
 from envs.task import Task
 
-TEMPLATE_PATH = config_file("rsa_prompt.yaml")
+TEMPLATE_PATH = config_file("inference/rsa_prompt.yaml")
 DEFAULT_ROLLOUTS = data_file("rsa", "rollouts_sample.jsonl")
 _PLACEHOLDER = re.compile(r"\{(problem|candidates)\}")
 
@@ -52,7 +52,7 @@ class AggregationTemplate:
 
 
 def load_template(path: str | Path | None = None) -> AggregationTemplate:
-    """Read the aggregation template YAML (default: configs/rsa_prompt.yaml)."""
+    """Read the aggregation template YAML (default: configs/inference/rsa_prompt.yaml)."""
     data = yaml.safe_load(Path(path or TEMPLATE_PATH).read_text())
     if not isinstance(data, dict) or "template" not in data:
         raise ValueError(f"{path or TEMPLATE_PATH}: expected a mapping with a 'template' key")

@@ -17,11 +17,11 @@ def data_file(*parts: str) -> Path:
 
 
 def config_file(name: str) -> Path:
-    """A shipped config or config-like YAML, e.g. ``config_file("eval_suites.yaml")``."""
-    return Path(str(files("zaya_cascade.configs").joinpath(name)))
+    """A shipped config or config-like YAML, e.g. ``config_file("inference/eval_suites.yaml")``."""
+    return Path(str(files("zaya_cascade.configs").joinpath(*name.split("/"))))
 
 
 def builtin_configs() -> list[str]:
     """Names ``cascade run NAME`` accepts without a path (the shipped cascade configs)."""
     root = Path(str(files("zaya_cascade.configs")))
-    return sorted(p.stem for p in root.glob("*.yaml") if p.stem not in ("eval_suites", "rsa_prompt"))
+    return sorted(p.stem for p in root.glob("*.yaml"))  # inference/ holds the eval suites and RSA prompt

@@ -164,7 +164,7 @@ def test_cli_run_with_an_unknown_env_exits_2_in_one_line_before_anything_starts(
 def test_every_env_of_the_shipped_eval_suites_checks_clean():
     from cascade.config_checks import check_env, env_ids
 
-    suites = yaml.safe_load((ROOT / "configs" / "eval_suites.yaml").read_text())["suites"]
+    suites = yaml.safe_load((ROOT / "configs" / "inference" / "eval_suites.yaml").read_text())["suites"]
     envs = [(name, env) for name, suite in suites.items() for env in suite.get("envs", [])]
     assert envs
     for name, env in envs:
