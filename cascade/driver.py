@@ -202,6 +202,20 @@ def evaluate_stage(cfg: CascadeConfig, manifest: Manifest, stage: StageConfig, i
     notify(f"  eval {stage.name}: " + ", ".join(f"{m} {result['before'][m]:.3f} -> {v:.3f}" for m, v in result["after"].items()))
 
 
+def _check_placeable(cfg: CascadeConfig, manifest: Manifest, stage: StageConfig) -> None:
+    import ray
+
+    from cascade.placement import check_placeable
+
+    if not ray.is_initialized():
+        return
+    try:
+        check_placeable(cfg, stage)
+    except Exception as exc:
+        manifest.update(stage.name, "failed", error=f"{type(exc).__name__}: {exc}"[:2000])
+        raise
+
+
 def run_one(
     cfg: CascadeConfig, manifest: Manifest, stage: StageConfig, init: str | None, notify: Notify = print,
     progress: StageProgress | None = None,
@@ -214,6 +228,7 @@ def run_one(
     from cascade.fingerprint import training_inputs
     from cascade.stage_eval import checkpoint_fingerprint
 
+    _check_placeable(cfg, manifest, stage)  # a stage the cluster can never hold fails now, before any eval
     plans = all_plans(cfg)
     if stage.name in plans:  # the incoming policy on every eval, before anything trains (cached after stage 1)
         run_evals(cfg, init, list(plans.values()))
