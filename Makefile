@@ -12,7 +12,7 @@ $(PY):
 
 # torch first, pinned: on this machine that takes the CPU wheel on disk, no CUDA download.
 $(STAMP): pyproject.toml | $(PY)
-	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q --upgrade pip 'setuptools>=70.1'  # builds the wheel in tests (bdist_wheel built in)
 	$(PY) -m pip install -q torch==2.13.0
 	$(PY) -m pip install -q -e '.[test]'
 	touch $(STAMP)

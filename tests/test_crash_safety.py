@@ -22,7 +22,8 @@ SAVE_EVERY = 10
 def _args(run_dir: Path) -> list[str]:
     return [sys.executable, "-m", "cascade.cli", "run", str(ROOT / "configs" / "tiny.yaml"), "--set", f"run_dir={run_dir}",
             "--set", "stages.sft.trainer.max_steps=60", "--set", f"stages.sft.trainer.save_steps={SAVE_EVERY}",
-            "--set", "stages.sft.keep_checkpoints=true", "--set", "eval_matrix=false", "--set", "evals.tiny.n_tasks=2"]
+            "--set", "stages.sft.keep_checkpoints=true", "--set", "eval_matrix=false", "--set", "evals.tiny.n_tasks=2",
+            "--until", "rlve_curriculum"]  # three stages are enough to kill between; the rest only cost CI time
 
 
 def _manifest(run_dir: Path) -> dict:
@@ -73,11 +74,11 @@ def test_kill_9_of_the_driver_at_several_points_then_a_rerun_loses_at_most_one_s
     proc = subprocess.run(_args(run_dir), capture_output=True, text=True, timeout=900)
     assert proc.returncode == 0, proc.stderr[-3000:]
     data = _manifest(run_dir)
-    assert all(s["status"] == "done" for s in data["stages"].values()), data["stages"]
+    assert [n for n, s in data["stages"].items() if s["status"] == "done"] == ["sft", "reasoning_warmup", "rlve_curriculum"]
     assert data["stages"]["sft"]["finished_at"] == sft["finished_at"]
     assert "sft: done already, skipped" in proc.stderr
     # no daemon or worker of the killed runs is left once the rerun has ended
-    deadline = time.monotonic() + 90
+    deadline = time.monotonic() + 180  # Ray's workers notice their raylet is gone within a few minutes
     while (alive := [p for p in killed if psutil.pid_exists(p) and psutil.Process(p).status() != psutil.STATUS_ZOMBIE]):
         assert time.monotonic() < deadline, [" ".join(psutil.Process(p).cmdline())[:120] for p in alive if psutil.pid_exists(p)]
         time.sleep(1)

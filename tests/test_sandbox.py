@@ -249,25 +249,4 @@ def test_orphans_are_reaped_and_die_with_the_program():
 
 
 @pytest.mark.slow
-def test_a_program_starved_of_cpu_by_load_is_not_called_a_timeout():
-    # Three busy hogs share one CPU with the sandbox, so the program gets a fraction of it and
-    # passes its wall deadline with most of its CPU budget unused.
-    import subprocess
-    import sys
 
-    cpu = sorted(os.sched_getaffinity(0))[0]
-    saved = os.sched_getaffinity(0)
-    os.sched_setaffinity(0, {cpu})
-    hogs = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(3)]
-    try:
-        src = "import time\nt = time.process_time()\nwhile time.process_time() - t < 0.5: pass\nprint('done')"
-        base = {**CFG.to_dict(), "time_limit_s": 1.0, "wall_slack_s": 0.2}
-        patient = run(src, cfg=SandboxConfig(**{**base, "starved_wall_factor": 40.0}))
-        assert patient.status(1.0) == "ok" and patient.stdout == b"done\n" and patient.wall_s > 1.2
-        strict = run(src, cfg=SandboxConfig(**{**base, "starved_wall_factor": 1.0}))
-        assert strict.status(1.0) == "sandbox_error" and strict.infra_error.startswith("starved")
-    finally:
-        for hog in hogs:
-            hog.kill()
-            hog.wait()
-        os.sched_setaffinity(0, saved)

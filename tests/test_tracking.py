@@ -77,7 +77,10 @@ stages:
 def run_under_pty(args: list[str], timeout: float) -> tuple[int, str]:
     """Run the CLI with a pseudo-terminal as stdout and stderr; return (status, everything it wrote)."""
     master, slave = pty.openpty()
-    env = {**os.environ, "TERM": "xterm-256color", "COLUMNS": "160", "PYTHONUNBUFFERED": "1"}
+    from cascade.tracking import ENV_KEYS
+
+    clean = {k: v for k, v in os.environ.items() if k not in ENV_KEYS}  # other tests here set tracker variables
+    env = {**clean, "TERM": "xterm-256color", "COLUMNS": "160", "PYTHONUNBUFFERED": "1"}
     proc = subprocess.Popen([sys.executable, "-m", "cascade.cli", *args], stdout=slave, stderr=slave, stdin=subprocess.DEVNULL, env=env)
     os.close(slave)
     chunks, deadline = [], time.monotonic() + timeout
