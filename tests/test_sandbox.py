@@ -246,7 +246,3 @@ def test_orphans_are_reaped_and_die_with_the_program():
     src = "import os, time\nif os.fork() == 0:\n    time.sleep(30)\nprint('parent done')\n"
     r = run(src)
     assert r.stdout == b"parent done\n" and r.status(CFG.time_limit_s) == "ok" and r.wall_s < CFG.time_limit_s
-
-
-@pytest.mark.slow
-
