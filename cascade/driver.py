@@ -20,6 +20,7 @@ from typing import Any
 from cascade.config import CascadeConfig, ConfigError, RaySettings, StageConfig, dump_config
 from cascade.manifest import Manifest, is_run_dir
 from cascade.progress import StageProgress, watch_stage
+from cascade.run_owner import record_owner, release, take_over
 
 Notify = Callable[[str], None]
 
@@ -126,9 +127,24 @@ def run_cascade(
     plan(cfg)  # every stage's trainer args and batch arithmetic, before anything starts
     if not fresh:  # before anything is written: a changed finished stage stops the run here
         check_finished_stages(cfg, Manifest(Path(cfg.run_dir)), selected[0] if start else None)
+    run_dir = Path(cfg.run_dir)
+    take_over(run_dir, notify)  # a live driver on this run_dir: exit 2; a killed one's Ray workers: stopped
     manifest = prepare_run_dir(cfg, fresh)
     manifest.set_order([s.name for s in cfg.stages])
-    start_ray(cfg.ray)
+    record_owner(run_dir)
+    try:
+        start_ray(cfg.ray)
+        record_owner(run_dir)  # now with the raylet, whose workers a rerun stops if this driver is killed
+        _run_selected(cfg, manifest, selected, start, notify, progress)
+    finally:
+        release(run_dir)
+    return manifest
+
+
+def _run_selected(
+    cfg: CascadeConfig, manifest: Manifest, selected: list[str], start: str | None, notify: Notify,
+    progress: StageProgress | None,
+) -> None:
     init: str | None = None
     for i, stage in enumerate(cfg.stages, 1):
         if stage.name not in selected:
@@ -148,7 +164,6 @@ def run_cascade(
         from cascade.eval_matrix import cascade_matrix
 
         cascade_matrix(cfg, manifest, notify)
-    return manifest
 
 
 def check_finished_stages(cfg: CascadeConfig, manifest: Manifest, rerun_from: str | None) -> None:
