@@ -94,20 +94,18 @@ def user_text(prompt: str | list[dict[str, str]]) -> str:
     return users[-1] if users else ""
 
 
-def resolve_path(path: str | Path) -> Path:
-    """A path as given, else relative to the repository (shipped files work from any cwd)."""
-    p = Path(path)
-    return p if p.exists() or p.is_absolute() else REPO / p
+def row_task(row: dict[str, Any], base_dir: Path = Path(".")) -> Task:
+    """The base task of a rollouts row (a stored Task, an env reference, or problem + answer).
 
-
-def row_task(row: dict[str, Any]) -> Task:
-    """The base task of a rollouts row (a stored Task, an env reference, or problem + answer)."""
+    A relative dataset ``path`` in an env reference is relative to the rollouts file's folder,
+    as config paths are to their config file, so a shipped or copied file works from any cwd.
+    """
     if "task" in row:
         return Task.from_dict(row["task"])
     if "env_id" in row:
         options = dict(row.get("options", {}))
-        if isinstance(options.get("path"), str):  # shipped dataset paths are repo-relative
-            options["path"] = str(resolve_path(options["path"]))
+        if isinstance(options.get("path"), str):
+            options["path"] = str(base_dir / options["path"])  # an absolute path stays as it is
         env = get_env(row["env_id"], **options)
         return env.sample(seed=int(row.get("seed", 0)), difficulty=int(row.get("difficulty", 0)))
     if "problem" in row and "answer" in row:
@@ -119,7 +117,8 @@ def row_task(row: dict[str, Any]) -> Task:
 def load_rollout_rows(path: str | Path) -> list[tuple[Task, list[str], list[Any]]]:
     """(base task, candidate tails, per-candidate correctness or None) for each usable row."""
     out = []
-    for n, line in enumerate(resolve_path(path).read_text().splitlines(), 1):
+    path = Path(path)
+    for n, line in enumerate(path.read_text().splitlines(), 1):
         if not line.strip():
             continue
         row = json.loads(line)
@@ -127,7 +126,7 @@ def load_rollout_rows(path: str | Path) -> list[tuple[Task, list[str], list[Any]
         if not rollouts:
             continue
         try:
-            task = row_task(row)
+            task = row_task(row, path.parent)
         except (ValueError, TypeError, KeyError) as exc:
             raise ValueError(f"{path}:{n}: {exc}") from exc
         correct = list(row.get("correct") or [None] * len(rollouts))

@@ -231,6 +231,18 @@ def test_shipped_candidates_mix_right_and_wrong_and_labels_hold() -> None:
     assert 0.3 < sum(labels) / len(labels) < 0.8
 
 
+def test_dataset_rows_resolve_against_the_rollouts_file_from_any_cwd(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)  # not the repo: the shipped rows name ../math/tiny_arith.jsonl
+    shipped = [b for b, _, _ in load_rollout_rows(DEFAULT_ROLLOUTS) if b.env_id.startswith("data/")]
+    assert shipped
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "q.jsonl").write_text('{"question": "1+1?", "answer": "2"}\n')
+    (tmp_path / "sub" / "r.jsonl").write_text(json.dumps(
+        {"env_id": "data/math", "options": {"path": "q.jsonl"}, "rollouts": ["<answer>2</answer>"]}) + "\n")
+    (base, _, _), = load_rollout_rows(tmp_path / "sub" / "r.jsonl")
+    assert "1+1?" in base.prompt_text()
+
+
 def test_rollout_file_from_a_policy_feeds_the_env(tmp_path: Path) -> None:
     tasks = [get_env("arith/add").sample(seed=s) for s in range(3)]
 
