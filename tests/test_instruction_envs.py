@@ -107,6 +107,16 @@ def test_easy_pool_is_followable_and_always_has_a_reference():
         assert set(_ids(task)) <= set(EASY_IDS) and task.reference is not None
 
 
+def test_a_short_draft_gives_short_references_that_still_follow_their_constraints():
+    env = get_env("if/simple", instruction_ids="easy", draft="Sure, here it is.")
+    for seed in range(40):
+        task = env.sample(seed)
+        assert len(task.reference) < 100 and "sure" in task.reference.lower()  # the long draft: 180+ chars
+        assert VERIFIER.verify(task.reference, task.payload).correct, (task.payload, task.reference)
+    with pytest.raises(ValueError, match="draft is empty"):
+        InstructionEnv(draft=" ")
+
+
 def test_instruction_ids_option_restricts_the_pool():
     env = get_env("if/hard", instruction_ids=["punctuation:no_comma", "startend:quotation", "format:title_case"])
     for seed in range(20):

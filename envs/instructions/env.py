@@ -69,11 +69,11 @@ def resolve_pool(instruction_ids: str | list[str] | tuple[str, ...] | None, defa
     return tuple(dict.fromkeys(chosen))
 
 
-def compose_reference(base_prompt: str, specs: list[ConstraintSpec], kwargs: list[dict[str, Any]]) -> str | None:
-    """A completion that follows every constraint, when each one knows how to edit a draft."""
+def compose_reference(specs: list[ConstraintSpec], kwargs: list[dict[str, Any]], draft: str = DRAFT) -> str | None:
+    """A completion that follows every constraint, when each one knows how to edit ``draft``."""
     if any(s.apply is None for s in specs):
         return None
-    text = DRAFT
+    text = draft
     for s, kw in sorted(zip(specs, kwargs), key=lambda pair: pair[0].stage):
         text = s.apply(text, kw)
     return text
@@ -90,9 +90,14 @@ class InstructionEnv(Environment):
         instruction_ids: str | list[str] | None = None,
         min_rare: int = 0,
         pool: str = "ifeval",
+        draft: str = DRAFT,
     ) -> None:
+        """``draft``: the text SFT references start from; a short one fits a tiny policy's completion budget."""
         if not 1 <= int(min_constraints) <= int(max_constraints):
             raise ValueError("need 1 <= min_constraints <= max_constraints")
+        if not draft.strip():
+            raise ValueError("draft is empty")
+        self.draft = draft
         self.prompts = load_prompts(path or SHIPPED_PROMPTS)
         self.pool = resolve_pool(instruction_ids, pool)
         self.min_constraints, self.max_constraints = int(min_constraints), int(max_constraints)
@@ -130,7 +135,7 @@ class InstructionEnv(Environment):
             env_id=self.env_id,
             difficulty=difficulty,
             seed=seed,
-            reference=compose_reference(base, specs, kwargs),
+            reference=compose_reference(specs, kwargs, self.draft),
             meta={"base_prompt": base},
         )
 
