@@ -92,7 +92,11 @@ class InstructionEnv(Environment):
         pool: str = "ifeval",
         draft: str = DRAFT,
     ) -> None:
-        """``draft``: the text SFT references start from; a short one fits a tiny policy's completion budget."""
+        """``draft``: the text SFT references start from; a short one fits a tiny policy's completion budget.
+
+        Keep it plain English: IFEval's lowercase check also asks langdetect for "en", which
+        misreads some short texts ("sure here it is. [detail 1]" is not English to it).
+        """
         if not 1 <= int(min_constraints) <= int(max_constraints):
             raise ValueError("need 1 <= min_constraints <= max_constraints")
         if not draft.strip():
