@@ -109,9 +109,11 @@ def test_easy_pool_is_followable_and_always_has_a_reference():
 
 def test_a_short_draft_gives_short_references_that_still_follow_their_constraints():
     env = get_env("if/simple", instruction_ids="easy", draft="This is the answer to your question.")
+    default = get_env("if/simple", instruction_ids="easy")
     for seed in range(40):
         task = env.sample(seed)
-        assert len(task.reference) < 110 and "answer to your" in task.reference.lower()  # the long draft: 180+ chars
+        assert "answer to your" in task.reference.lower()
+        assert len(task.reference) < len(default.sample(seed).reference) - 100  # the default draft: 180 chars
         assert VERIFIER.verify(task.reference, task.payload).correct, (task.payload, task.reference)
     with pytest.raises(ValueError, match="draft is empty"):
         InstructionEnv(draft=" ")
