@@ -44,6 +44,8 @@ def smoke_overrides(config: Path) -> list[str]:
     out = ["trainer.max_steps=2"]
     for stage in data["stages"]:
         out += [f"stages.{stage['name']}.trainer.max_steps=2", f"stages.{stage['name']}.num_tasks=32"]
+        if isinstance(stage.get("eval"), dict):  # an inline eval; named ones are shrunk below
+            out += [f"stages.{stage['name']}.eval.n_tasks=2", f"stages.{stage['name']}.eval.max_new_tokens=4"]
     for name in data.get("evals") or {}:
         out += [f"evals.{name}.n_tasks=2", f"evals.{name}.max_new_tokens=4"]
     return out

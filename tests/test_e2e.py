@@ -92,34 +92,24 @@ def test_rerun_redoes_nothing(tiny_run):
     assert mtimes == {n: Path(after[n]["checkpoint"], "model.safetensors").stat().st_mtime for n in STAGES}
 
 
-def test_stage_command_runs_one_stage_from_a_checkpoint(tiny_run, tmp_path):
-    root, run_dir, _ = tiny_run
-    sft_ckpt = manifest(run_dir)["stages"]["sft"]["checkpoint"]
-    other = tmp_path / "one"
-    proc = cascade("stage", str(root / "configs" / "tiny.yaml"), "math_code_rl", "--init", sft_ckpt, "--set", f"run_dir={other}")
-    assert proc.returncode == 0, proc.stderr[-4000:]
-    stages = manifest(other)["stages"]
-    assert list(stages) == ["math_code_rl"]
-    assert stages["math_code_rl"]["status"] == "done"
-    assert stages["math_code_rl"]["init_checkpoint"] == sft_ckpt
-
-
-def test_interrupted_stage_resumes_from_its_last_trainer_checkpoint(tiny_run, tmp_path):
+def test_stage_command_runs_one_stage_from_a_checkpoint_and_an_interrupted_one_resumes(tiny_run, tmp_path):
     root, run_dir, _ = tiny_run
     cfg = str(root / "configs" / "tiny.yaml")
-    other = tmp_path / "resume"
     sft_ckpt = manifest(run_dir)["stages"]["sft"]["checkpoint"]
+    other = tmp_path / "one"
     # keep_checkpoints: a finished stage would otherwise keep only `final`, leaving nothing to resume
-    first = cascade("stage", cfg, "behavioral_rl", "--init", sft_ckpt, "--set", f"run_dir={other}", "--set", "keep_checkpoints=true")
-    assert first.returncode == 0, first.stderr[-4000:]
-    # Simulate a kill after the trainer saved checkpoint-2 but before the stage finished.
+    proc = cascade("stage", cfg, "behavioral_rl", "--init", sft_ckpt, "--set", f"run_dir={other}", "--set", "keep_checkpoints=true")
+    assert proc.returncode == 0, proc.stderr[-4000:]
     data = manifest(other)
+    assert list(data["stages"]) == ["behavioral_rl"]
+    assert data["stages"]["behavioral_rl"]["status"] == "done"
+    assert data["stages"]["behavioral_rl"]["init_checkpoint"] == sft_ckpt
+    # Simulate a kill after the trainer saved checkpoint-2 but before the stage finished
+    # (a real kill -9 of the driver: tests/test_crash_safety.py).
     data["stages"]["behavioral_rl"]["status"] = "running"
     (other / "manifest.json").write_text(json.dumps(data))
-    proc = cascade(
-        "stage", cfg, "behavioral_rl", "--init", sft_ckpt,
-        "--set", f"run_dir={other}", "--set", "stages.behavioral_rl.trainer.max_steps=3",
-    )
+    proc = cascade("stage", cfg, "behavioral_rl", "--init", sft_ckpt,
+                   "--set", f"run_dir={other}", "--set", "stages.behavioral_rl.trainer.max_steps=3")
     assert proc.returncode == 0, proc.stderr[-4000:]
     entry = manifest(other)["stages"]["behavioral_rl"]
     assert entry["resumed_from"].endswith("checkpoint-2")

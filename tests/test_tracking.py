@@ -69,8 +69,10 @@ trainer:
   save_steps: 2
   report_to: [tensorboard]
   allow_inactive: [dppo]   # on-policy: DPPO's mask cannot act
+eval_matrix: false
 stages:
-  - {{name: warm, kind: reasoning_warmup, envs: [{{id: arith/add}}]}}
+  - {{name: warm, kind: reasoning_warmup, envs: [{{id: arith/add}}], filter: {{enabled: false}},
+     eval: {{train_envs: true, n_tasks: 2, max_new_tokens: 4}}}}
 """
 
 
