@@ -10,13 +10,15 @@ their configured difficulty, never from the held-out split), the current policy 
 rollouts of each through the in-process ``hf`` engine over the trainer's own weights (the same
 engine contract every generation path uses; its weights are the trainer's, so nothing needs
 syncing), each rollout keeps its last ``tau`` tokens, and the verifier pool labels it ``correct``.
+The last step writes nothing (no batch would see it).
 Rank 0 writes ``<stage>/rsa_rollouts.jsonl`` atomically (tmp + ``os.replace``); each row carries
 ``version`` (refreshes so far: ``global_step // refresh_every``) and ``step``. ``rsa/aggregate``
 reloads the file whenever it changes, in this process and in generator-pool actors alike.
 
 With N training workers every rank samples its share of the problems in lockstep (an FSDP-sharded
 model's ``generate`` syncs ranks itself), rank 0 gathers and writes. A resumed stage rewrites the
-file from the resumed weights when training begins. ``rsa/refresh_version`` and
+file from the resumed weights when training begins (until then, e.g. for the pass-rate filter, it keeps the
+file its last refresh wrote). ``rsa/refresh_version`` and
 ``rsa/candidates_correct`` (mean correctness of the latest candidates) go to ``metrics.jsonl``.
 """
 
@@ -177,5 +179,15 @@ def start_refresh(stage: StageConfig, seed: int, stream: Any, specs: list[EnvSpe
     if resume is not None and (Path(resume) / "trainer_state.json").is_file():
         step = int(json.loads((Path(resume) / "trainer_state.json").read_text()).get("global_step", 0))
     refresher = RSARefresher(stage.rsa, stream, specs, pool, tokenizer, stage_path, seed)
-    refresher.refresh(model, step // stage.rsa.refresh_every, step)
+    if step == 0 or not _readable(refresher.path):  # a resumed stage keeps its last file until training begins
+        refresher.refresh(model, step // stage.rsa.refresh_every, step)
     return refresher, RSARefreshCallback(refresher, resumed_step=step)
+
+
+def _readable(path: Path) -> bool:
+    from envs.rsa import load_rollout_rows
+
+    try:
+        return bool(load_rollout_rows(path))
+    except (OSError, ValueError):
+        return False

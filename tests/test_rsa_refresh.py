@@ -87,16 +87,7 @@ def test_a_stage_trains_on_its_own_refreshed_candidates(tmp_path: Path, monkeypa
         return score(self, prompts, completions, task, **kw)
 
     monkeypatch.setattr(TaskReward, "__call__", spy)
-    cfg = CascadeConfig.model_validate({
-        "run_dir": str(tmp_path / "run"), "keep_checkpoints": True,
-        "stages": [{"name": "mc", "kind": "math_code_rl", "rsa": RSA,
-                    "envs": [{"id": "arith/add"}, {"id": "rsa/aggregate", "weight": 3}],
-                    "trainer": {"max_steps": 6, "save_steps": 2, "per_device_train_batch_size": 8, "num_generations": 4,
-                                "max_completion_length": 6, "learning_rate": 1e-3, "weight_decay": 0.5,
-                                "allow_inactive": ["dppo"], "save_total_limit": 3,
-                                # refills draw through a 64-row shuffle buffer, i.e. prompts drawn long before
-                                "dynamic_sampling_max_refills": 0}}],
-    })
+    cfg = _stage_config(tmp_path, max_steps=6)
     run_stage(cfg, "mc", None)
     stage = Path(cfg.run_dir) / "mc"
     # (a) written at start and after steps 2 and 4 (not after the last step, 6), versions increasing
@@ -134,6 +125,49 @@ def test_a_stage_trains_on_its_own_refreshed_candidates(tmp_path: Path, monkeypa
     metrics = [json.loads(x) for x in (stage / "metrics.jsonl").read_text().splitlines()]
     logged = [m["rsa/refresh_version"] for m in metrics if "rsa/refresh_version" in m]
     assert logged == sorted(logged) and logged[-1] == 2 and all(0 <= m["rsa/candidates_correct"] <= 1 for m in metrics if "loss" in m)
+
+
+def _stage_config(tmp_path: Path, max_steps: int) -> CascadeConfig:
+    return CascadeConfig.model_validate({
+        "run_dir": str(tmp_path / "run"), "keep_checkpoints": True,
+        "stages": [{"name": "mc", "kind": "math_code_rl", "rsa": RSA,
+                    "envs": [{"id": "arith/add"}, {"id": "rsa/aggregate", "weight": 3}],
+                    "trainer": {"max_steps": max_steps, "save_steps": 2, "per_device_train_batch_size": 8, "num_generations": 4,
+                                "max_completion_length": 6, "learning_rate": 1e-3, "weight_decay": 0.5,
+                                "allow_inactive": ["dppo"], "save_total_limit": 3,
+                                # refills draw through a 64-row shuffle buffer, i.e. prompts drawn long before
+                                "dynamic_sampling_max_refills": 0}}],
+    })
+
+
+def test_a_resumed_stage_keeps_its_file_then_rewrites_it_from_the_resumed_weights(tmp_path: Path, monkeypatch) -> None:
+    torch.set_num_threads(1)
+    run_stage(_stage_config(tmp_path, max_steps=4), "mc", None)
+    stage = tmp_path / "run" / "mc"
+    before = (stage / ROLLOUTS_FILE).read_text()
+    assert [json.loads(x)["version"] for x in before.splitlines()] == [1, 1]
+    sampled: list = []
+    monkeypatch.setattr(refresh_mod, "refresh_engine", lambda m, t: RecordingEngine(m, t, sampled))
+    seen_at_start: list = []
+    start = refresh_mod.start_refresh
+
+    def start_and_look(*args, **kwargs):
+        out = start(*args, **kwargs)
+        seen_at_start.append((stage / ROLLOUTS_FILE).read_text())
+        return out
+
+    import cascade.runner
+
+    monkeypatch.setattr(cascade.runner, "start_refresh", start_and_look)
+    summary = run_stage(_stage_config(tmp_path, max_steps=6), "mc", None)  # a longer run resumes from checkpoint-4
+    assert summary["resumed_from"].endswith("checkpoint-4") and summary["steps"] == 6
+    assert seen_at_start == [before]  # kept at stage start (the filter would read it), not redrawn from old weights
+    after = [json.loads(x) for x in (stage / ROLLOUTS_FILE).read_text().splitlines()]
+    assert [(r["version"], r["step"]) for r in after] == [(2, 4), (2, 4)] and len(sampled) == 1
+    from transformers import AutoModelForCausalLM
+
+    saved = AutoModelForCausalLM.from_pretrained(stage / "checkpoints" / "checkpoint-4")
+    assert abs(_fingerprint(saved) - sampled[0]["weights"]) < 1e-6 * max(1.0, abs(sampled[0]["weights"]))
 
 
 def _tok():
