@@ -206,3 +206,7 @@ def test_shipped_configs_load_with_and_without_refresh() -> None:
     assert all(s.rsa is None for s in tiny.stages)  # the shipped file stays the offline default
     big = load_config(configs / "zaya1-8b.yaml")
     assert [s.name for s in big.stages if s.rsa is not None] == ["math_code_general", "math_code_code_heavy"]
+    from cascade.plan import rsa_refresh_summary
+
+    assert "every 16 steps: 16 problems, 2 per worker x n=16" in rsa_refresh_summary(big.stage("math_code_general"))
+    assert rsa_refresh_summary(tiny.stage("math_code_rl")) is None
