@@ -64,3 +64,5 @@ def plan(
             console.print(f"{stage['name']}: generation: {stage['generation']}")
         if stage.get("reward_model"):
             console.print(f"{stage['name']}: reward model: {stage['reward_model']}")
+        if stage.get("rsa_refresh"):
+            console.print(f"{stage['name']}: rsa/aggregate candidates: {stage['rsa_refresh']}")

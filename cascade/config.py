@@ -201,6 +201,31 @@ class GenerationSettings(_Strict):
         return self
 
 
+class RSARefresh(_Strict):
+    """On-policy RSA co-training (``cascade/rsa_refresh.py``): the stage's ``rsa/aggregate`` prompts take
+    their candidates from the current policy, resampled every ``refresh_every`` optimizer steps.
+
+    ``num_problems`` base problems are drawn from ``envs`` (stage env ids; default: every env but
+    ``rsa/aggregate``), ``n`` rollouts of up to ``budget`` tokens each (the population), the last
+    ``tau`` tokens of each kept; every aggregation prompt shows ``c`` of them (``c <= n``).
+    """
+
+    refresh_every: int = Field(ge=1)
+    n: int = Field(16, ge=1)
+    c: int = Field(4, ge=1)
+    tau: int = Field(256, ge=1)
+    budget: int = Field(1024, ge=1)
+    num_problems: int = Field(8, ge=1)
+    temperature: float = Field(1.0, gt=0)
+    envs: list[str] | None = None
+
+    @model_validator(mode="after")
+    def _c_within_population(self) -> "RSARefresh":
+        if self.c > self.n:
+            raise ValueError(f"c {self.c} > n {self.n}: every aggregation prompt would repeat a candidate")
+        return self
+
+
 class StageConfig(_Strict):
     """One stage: its kind picks defaults from ``stages/``; every field here overrides them."""
 
@@ -212,6 +237,7 @@ class StageConfig(_Strict):
     verifiers: VerifierOptions = {}
     filter: PassRateFilter = PassRateFilter()
     generation: GenerationSettings = GenerationSettings()
+    rsa: RSARefresh | None = None  # on-policy rsa/aggregate candidates (cascade/rsa_refresh.py)
     trainer: dict[str, Any] = {}
     resources: Resources = Resources()
     num_tasks: int = Field(512, ge=1)

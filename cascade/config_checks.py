@@ -120,6 +120,8 @@ def check_stage(cfg: CascadeConfig, i: int, stage: StageConfig) -> Iterator[Prob
     if not resolved and not env_problem:
         yield f"{loc}.envs", "the stage has no environments"
     yield from _check_curriculum(stage, kind, loc, resolved)
+    if stage.rsa is not None and not env_problem:
+        yield from _check_rsa_refresh(stage, kind, loc, resolved)
     for name, options in stage.verifiers.items():
         for sub, msg in check_verifier(name, options):
             yield (f"{loc}.verifiers.{name}.{sub}" if sub else f"{loc}.verifiers.{name}"), msg
@@ -140,6 +142,29 @@ def check_stage(cfg: CascadeConfig, i: int, stage: StageConfig) -> Iterator[Prob
             if reward.name in merged and key in merged[reward.name] and merged[reward.name][key] != value:
                 yield (f"{loc}.rewards[{k}].options.{key}",
                        f"conflicts with verifiers.{reward.name}.{key}={merged[reward.name][key]!r}; set it once")
+
+
+def _check_rsa_refresh(stage: StageConfig, kind: Any, loc: str, env_ids_: list[str]) -> Iterator[Problem]:
+    """An ``rsa:`` block must have an ``rsa/aggregate`` env to feed, problems to draw and a grpo trainer."""
+    rsa = stage.rsa
+    if kind.trainer != "grpo":
+        yield f"{loc}.rsa", f"on-policy RSA refresh needs a grpo stage (labels come from its verifier pool); {stage.kind} is {kind.trainer}"
+        return
+    if "rsa/aggregate" not in env_ids_:
+        yield f"{loc}.rsa", "refresh is configured but the stage has no rsa/aggregate env to feed"
+        return
+    for env_loc, env in _stage_envs(stage, kind, loc):
+        for key in ("rollouts_path", "c"):
+            if env.id == "rsa/aggregate" and key in env.options:
+                yield f"{env_loc}.options.{key}", f"set by {loc}.rsa (the refreshed file, rsa.c); remove it here"
+    for k, env_id in enumerate(rsa.envs or []):
+        if env_id == "rsa/aggregate" or env_id not in env_ids_:
+            yield f"{loc}.rsa.envs[{k}]", f"{env_id!r} is not one of the stage's base envs ({', '.join(e for e in env_ids_ if e != 'rsa/aggregate')})"
+    if rsa.envs is not None and not rsa.envs or rsa.envs is None and set(env_ids_) == {"rsa/aggregate"}:
+        yield f"{loc}.rsa.envs", "no base env to draw problems from"
+    workers = stage.resources.num_workers
+    if rsa.num_problems % workers:
+        yield f"{loc}.rsa.num_problems", f"{rsa.num_problems} does not split evenly over {workers} workers (ranks sample in lockstep)"
 
 
 def _check_curriculum(stage: StageConfig, kind: Any, loc: str, env_ids_: list[str]) -> Iterator[Problem]:

@@ -97,6 +97,16 @@ def reward_model_placement(cfg: CascadeConfig, stage: StageConfig) -> str | None
     return None
 
 
+def rsa_refresh_summary(stage: StageConfig) -> str | None:
+    """What an ``rsa:`` block does (cascade/rsa_refresh.py), or None when the candidates stay a fixed file."""
+    r = stage.rsa
+    if r is None:
+        return None
+    per_rank = f", {r.num_problems // stage.resources.num_workers} per worker" if stage.resources.num_workers > 1 else ""
+    return (f"on-policy, refreshed at start and every {r.refresh_every} steps: {r.num_problems} problems{per_rank} x "
+            f"n={r.n} rollouts (<= {r.budget} tokens), c={r.c} tails of tau={r.tau} tokens per prompt, in-process hf engine")
+
+
 def plan_stage(cfg: CascadeConfig, index: int) -> dict[str, Any]:
     stage = cfg.stages[index]
     kind = get_stage_kind(stage.kind)
@@ -128,6 +138,7 @@ def plan_stage(cfg: CascadeConfig, index: int) -> dict[str, Any]:
         out["max_completion_length"] = args.max_completion_length
         out["generation"] = generation_placement(args, stage)
         out["reward_model"] = reward_model_placement(cfg, stage)
+        out["rsa_refresh"] = rsa_refresh_summary(stage)
         if stage.generation.backend != "trainer" and world > 1:
             raise ConfigError(f"stages[{index}].generation: backend {stage.generation.backend} with "
                               f"resources.num_workers={world} is not supported yet (each rank would start its own "

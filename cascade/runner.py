@@ -24,6 +24,7 @@ from cascade.distributed import barrier, is_main, rank, world_size
 from cascade.manifest import write_json_atomic
 from cascade.policy import load_policy, save_policy
 from cascade.recipe.stage_recipe import trainer_recipe
+from cascade.rsa_refresh import refreshed_specs, start_refresh
 from cascade.rewards import build_rewards
 from cascade.stage_eval import training_split
 from cascade.stage_setup import (
@@ -101,7 +102,7 @@ def _train_stage(cfg: CascadeConfig, stage_name: str, init_checkpoint: str | Non
     match_threads_to_resources(stage)
     model, tokenizer = load_policy(cfg.policy, init_checkpoint, seed=cfg.seed)
     model = place_model(model, stage)
-    specs = env_specs(kind, stage)
+    specs = refreshed_specs(stage, env_specs(kind, stage), path)  # rsa/aggregate -> the refreshed file, if any
     generator = generator_pool(cfg, specs)
     curriculum = build_curriculum(stage, kind, [s.id for s in specs])
     stream = TaskStream(specs, seed=cfg.seed, curriculum=curriculum, generator=generator, heldout=training_split(cfg))
@@ -116,12 +117,13 @@ def _train_stage(cfg: CascadeConfig, stage_name: str, init_checkpoint: str | Non
         pool = verifier_pool(cfg, stage, reward_specs)
     try:
         if pool is not None:
+            rsa = start_refresh(stage, cfg.seed, stream, specs, pool, model, tokenizer, path, resume)
             settings = calibration_settings(stage, kind)
             if settings is not None and curriculum is not None and resume is None:
                 calibrate_stage(curriculum, settings, stream, model, tokenizer, pool)
             if stage.filter.enabled:
                 extra["filter"] = filter_stream(stage, path, model, tokenizer, stream, pool)
-            trainer = _grpo_trainer(cfg, kind, stage, path, model, tokenizer, stream, resume, pool, reward_specs)
+            trainer = _grpo_trainer(cfg, kind, stage, path, model, tokenizer, stream, resume, pool, reward_specs, rsa)
             extra["recipe"] = trainer_recipe(trainer, stage)  # logged now, kept in the manifest
         if resume is not None and finished_at(resume, trainer.args.max_steps):
             finalize_from(trainer, resume)  # killed after its last save: finalise it, never train past max_steps
@@ -213,7 +215,7 @@ def _sft_trainer(cfg, kind, stage, path, model, tokenizer, stream) -> Any:  # no
     )
 
 
-def _grpo_trainer(cfg, kind, stage, path, model, tokenizer, stream, resume, pool, reward_specs) -> Any:  # noqa: ANN001
+def _grpo_trainer(cfg, kind, stage, path, model, tokenizer, stream, resume, pool, reward_specs, rsa=None) -> Any:  # noqa: ANN001
     from cascade.recipe import CascadeGRPOTrainer
 
     args = build_trainer_args("grpo", trainer_layers(cfg, kind, stage), str(path / "checkpoints"), seed=cfg.seed, **grpo_fixed_args(path))
@@ -221,7 +223,8 @@ def _grpo_trainer(cfg, kind, stage, path, model, tokenizer, stream, resume, pool
     args.reward_weights = weights
     if resume is not None:
         StreamStateCallback.restore(stream, Path(resume))
-    callbacks = [MetricsCallback(path / "metrics.jsonl", extra=stream.metrics), StreamStateCallback(stream)]
+    extra = stream.metrics if rsa is None else (lambda: {**stream.metrics(), **rsa[0].metrics()})
+    callbacks = [MetricsCallback(path / "metrics.jsonl", extra=extra), StreamStateCallback(stream), *([rsa[1]] if rsa else [])]
     dataset = IterableDataset.from_generator(lambda: iter(stream))
     engine_kwargs: dict[str, Any] = {}
     trainer_cls: Any = CascadeGRPOTrainer

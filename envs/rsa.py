@@ -11,12 +11,15 @@ Candidates come from a rollouts JSONL, one row per problem::
     {"env_id": "arith/add", "seed": 3, "difficulty": 0, "options": {}, "rollouts": [...]}
     {"problem": "What is 2+3?", "answer": "5", "verifier": "math", "rollouts": [...]}
 
-``correct`` is optional (kept in task meta for analysis). To train on the *current
-policy's* rollouts, write the file from the stage's starting checkpoint with
-``cascade.rsa.make_rollout_file`` (CLI: ``cascade rsa-rollouts``) and point the stage at it::
+``correct`` is optional (kept in task meta for analysis). The file is reloaded whenever it
+changes on disk. Without options the env reads the shipped sample (the offline default). To train
+on the *current policy's* rollouts, refreshed as it learns, give the stage an ``rsa:`` block
+(``cascade/rsa_refresh.py``), which points this env at ``<stage>/rsa_rollouts.jsonl``::
 
-    envs:
-      - {id: rsa/aggregate, weight: 0.1, options: {rollouts_path: runs/x/rsa_rollouts.jsonl, c: 4}}
+    rsa: {refresh_every: 8, n: 16, c: 4, tau: 256, num_problems: 8}
+
+A fixed file from one checkpoint also works (``cascade rsa-rollouts``, then
+``options: {rollouts_path: runs/x/rsa_rollouts.jsonl, c: 4}``).
 
 The aggregation template is shared with ``cascade rsa`` (configs/inference/rsa_prompt.yaml).
 """
@@ -149,13 +152,17 @@ class RSAAggregateEnv(Environment):
         self.path, self.c, self.tail_chars, self.seed = Path(rollouts_path or DEFAULT_ROLLOUTS), c, tail_chars, seed
         self.template = load_template(template_path)
         self._rows: list[tuple[Task, list[str], list[Any]]] | None = None
+        self._loaded_key: tuple[int, int, int] | None = None
 
     @property
     def rows(self) -> list[tuple[Task, list[str], list[Any]]]:
-        if self._rows is None:
+        """The file's rows, reloaded whenever it is replaced (an on-policy refresh rewrites it with os.replace)."""
+        stat = self.path.stat()
+        key = (stat.st_ino, stat.st_mtime_ns, stat.st_size)
+        if self._rows is None or key != self._loaded_key:
             rows = load_rollout_rows(self.path)
             random.Random(self.seed).shuffle(rows)
-            self._rows = rows
+            self._rows, self._loaded_key = rows, key
         return self._rows
 
     def sample(self, seed: int, difficulty: int = 0) -> Task:

@@ -2,8 +2,14 @@
 and Markovian-RSA round-1 aggregation prompts, in the report's phase-1 mix (Table VI):
 standard code 20.3%, auxiliary code 33.4%, standard math 33.8%, math TTC/RSA 12.5%.
 
-The shipped RSA candidates are a small sample; for on-policy candidates write a file with
-``cascade rsa-rollouts <checkpoint>`` and set ``options.rollouts_path`` in the stage's envs.
+The shipped RSA candidates are a small sample (the offline default). For on-policy co-training give
+the stage an ``rsa:`` block (``cascade/rsa_refresh.py``): the candidates are then resampled from the
+current policy every ``refresh_every`` steps, N rollouts per problem, C per aggregation prompt, tau
+tail tokens::
+
+    rsa: {refresh_every: 16, n: 16, c: 4, tau: 1024, budget: 8192, num_problems: 16, envs: [data/math]}
+
+(A fixed file from one checkpoint, ``cascade rsa-rollouts``, still works via ``options.rollouts_path``.)
 """
 
 from envs.shipped import data_file
