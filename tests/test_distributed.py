@@ -24,6 +24,7 @@ def stage_cfg(run_dir: Path, workers: int, filter: dict | None = None, **trainer
             "run_dir": str(run_dir),
             "seed": 0,
             "ray": {"verifier_workers": 1},
+            "eval_matrix": False,  # evals are tested elsewhere; here they would only cost CI time
             "trainer": {
                 "per_device_train_batch_size": 8 // workers,
                 "num_generations": 4,
@@ -43,6 +44,7 @@ def stage_cfg(run_dir: Path, workers: int, filter: dict | None = None, **trainer
                     "trainer": {"dynamic_sampling": False},
                     "filter": filter or {"enabled": False},
                     "resources": {"num_workers": workers, "cpus_per_worker": 1},
+                    "eval": {"train_envs": True, "n_tasks": 1, "max_new_tokens": 2},
                 }
             ],
         }
