@@ -25,9 +25,12 @@ RECORD = "driver.json"
 
 
 def _started(pid: int) -> float | None:
+    """Start time of a running ``pid``; None once it is gone or a zombie (a killed raylet whose
+    parent, the killed driver, can no longer reap it stays a zombie until init does)."""
     try:
-        return psutil.Process(pid).create_time()
-    except (psutil.NoSuchProcess, psutil.AccessDenied):
+        proc = psutil.Process(pid)
+        return None if proc.status() == psutil.STATUS_ZOMBIE else proc.create_time()
+    except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
         return None
 
 

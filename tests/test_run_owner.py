@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -41,9 +42,20 @@ def test_a_live_driver_keeps_a_second_one_out(tmp_path):
     take_over(tmp_path, print)  # the same record once that driver is gone: taken over
 
 
-def test_a_dead_drivers_orphaned_workers_are_stopped_and_nothing_else(tmp_path):
+def _zombie_process() -> tuple[int, float]:
+    """Killed and never reaped, as a raylet whose parent (the killed driver) cannot reap it."""
+    proc = subprocess.Popen(SLEEPER)
+    created = psutil.Process(proc.pid).create_time()
+    os.kill(proc.pid, signal.SIGKILL)
+    while psutil.Process(proc.pid).status() != psutil.STATUS_ZOMBIE:
+        time.sleep(0.01)
+    return proc.pid, created
+
+
+@pytest.mark.parametrize("dead_raylet", [_dead_process, _zombie_process], ids=["reaped", "zombie"])
+def test_a_dead_drivers_orphaned_workers_are_stopped_and_nothing_else(tmp_path, dead_raylet):
     driver_pid, driver_created = _dead_process()
-    raylet_pid, raylet_created = _dead_process()
+    raylet_pid, raylet_created = dead_raylet()
     orphan = subprocess.Popen(SLEEPER, env={**os.environ, "RAY_RAYLET_PID": str(raylet_pid)})
     bystander = subprocess.Popen(SLEEPER, env={**os.environ, "RAY_RAYLET_PID": str(os.getpid())})  # a live raylet's
     notes: list[str] = []
