@@ -42,9 +42,13 @@ def test_a_live_driver_keeps_a_second_one_out(tmp_path):
     take_over(tmp_path, print)  # the same record once that driver is gone: taken over
 
 
+ZOMBIES: list[subprocess.Popen] = []  # referenced, so subprocess never reaps them behind the test's back
+
+
 def _zombie_process() -> tuple[int, float]:
     """Killed and never reaped, as a raylet whose parent (the killed driver) cannot reap it."""
     proc = subprocess.Popen(SLEEPER)
+    ZOMBIES.append(proc)
     created = psutil.Process(proc.pid).create_time()
     os.kill(proc.pid, signal.SIGKILL)
     while psutil.Process(proc.pid).status() != psutil.STATUS_ZOMBIE:
@@ -62,6 +66,7 @@ def test_a_dead_drivers_orphaned_workers_are_stopped_and_nothing_else(tmp_path, 
     try:
         _record(tmp_path, driver_pid, driver_created - 5, [[raylet_pid, raylet_created]])
         take_over(tmp_path, notes.append)
+        assert dead_raylet is _dead_process or psutil.Process(raylet_pid).status() == psutil.STATUS_ZOMBIE
         assert orphan.wait(timeout=10) == -9
         assert bystander.poll() is None
         assert notes == [f"  stopped 1 Ray worker(s) left running by the killed driver (pid {driver_pid})"]
