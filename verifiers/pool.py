@@ -115,19 +115,26 @@ class RayVerifierPool:
             queues[i % len(self._workers)].append(i)
         refs = {i: self._workers[w].verify.remote(items[i]) for w, idxs in queues.items() for i in idxs}
         for w, idxs in queues.items():
-            pos, retried = 0, set()
+            pos, retried, alone = 0, set(), False
             while pos < len(idxs):
                 i = idxs[pos]
                 verdict = self._await(refs[i])
                 if verdict.reason == "verifier_crash" and i not in retried:
-                    # A dying worker can take finished neighbours' replies with it: retry once on a
-                    # fresh worker; an item that crashes it again is the culprit.
+                    # A dying worker can take finished neighbours' replies with it: retry the item
+                    # alone on a fresh worker (with its queue behind it, a culprit further on could
+                    # kill the reply again); an item that crashes it again is the culprit.
                     retried.add(i)
-                    self._replace(w, [(j, items[j]) for j in idxs[pos:]], refs)
+                    self._replace(w, [(i, items[i])], refs)
+                    alone = True
                     continue
                 results[i] = verdict
+                rest = [(j, items[j]) for j in idxs[pos + 1 :]]
                 if verdict.reason in ("verifier_timeout", "verifier_crash"):
-                    self._replace(w, [(j, items[j]) for j in idxs[pos + 1 :]], refs)
+                    self._replace(w, rest, refs)
+                elif alone:  # the rest of the queue went down with the old worker
+                    for j, item in rest:
+                        refs[j] = self._workers[w].verify.remote(item)
+                alone = False
                 pos += 1
         return [r if r is not None else Verdict.fail("verifier_crash") for r in results]
 
