@@ -1,6 +1,6 @@
 """``cascade plan``: each stage's resolved layout and batch arithmetic, without Ray or a model.
 
-The numbers come from the same TRL args the runner builds (``runner.trainer_layers`` plus
+The numbers come from the same TRL args the runner builds (``trainer_config.trainer_layers`` plus
 its fixed settings); only the world size differs: the args are built in this one process
 (world size 1), so the global batch is recomputed for ``resources.num_workers`` exactly as
 ``GRPOConfig.__post_init__`` does on the workers (generation batch = per-device batch x
@@ -23,7 +23,8 @@ def _args(cfg: CascadeConfig, stage: StageConfig) -> tuple[Any, dict[str, Any]]:
 
     import torch
 
-    from cascade.runner import _fixed_args, grpo_fixed_args, trainer_layers
+    from cascade.runner import _fixed_args, grpo_fixed_args
+    from cascade.trainer_config import trainer_layers
 
     kind = get_stage_kind(stage.kind)
     fixed = grpo_fixed_args(Path(".")) if kind.trainer == "grpo" else _fixed_args(Path("."))

@@ -32,8 +32,8 @@ from cascade.stage_setup import (
     verifier_pool,
 )
 from cascade.task_stream import TaskStream, as_chat, expand_env_specs
-from cascade.tracking import configure_tracking, tracking_defaults
-from cascade.trainer_config import build_trainer_args
+from cascade.tracking import configure_tracking
+from cascade.trainer_config import build_trainer_args, trainer_layers
 from cascade.worker_logs import log_path, worker_logs
 from stages import StageKind, get_stage_kind
 
@@ -66,20 +66,6 @@ def grpo_fixed_args(stage_path: Path) -> dict[str, Any]:
 
 
 # Defaults the YAML may override (a trainer section's ``save_total_limit`` applies per stage).
-RUN_DEFAULTS: dict[str, Any] = {"save_total_limit": 2}
-
-
-def hardware_defaults(stage: StageConfig) -> dict[str, Any]:
-    """CPU workers train on CPU (TRL defaults to bf16, which a CPU rejects); the YAML can still override."""
-    return {} if stage.resources.gpu else {"use_cpu": True, "bf16": False}
-
-
-def trainer_layers(cfg: CascadeConfig, kind: StageKind, stage: StageConfig) -> list[dict[str, Any]]:
-    """The config layers a stage's trainer args are built from, later wins (``cascade plan`` uses them too)."""
-    defaults = {**tracking_defaults(Path(cfg.run_dir).name), **hardware_defaults(stage)}
-    return [defaults, RUN_DEFAULTS, kind.trainer_defaults, cfg.trainer, stage.trainer]
-
-
 def env_specs(kind: StageKind, stage: StageConfig) -> list[EnvSpec]:
     """The stage's environments (YAML, else the kind's defaults), globs expanded."""
     return expand_env_specs(stage.envs if stage.envs is not None else [EnvSpec(**e) for e in kind.envs])

@@ -5,13 +5,14 @@ from __future__ import annotations
 import dataclasses
 import functools
 import typing
+from pathlib import Path
 from typing import Any, Literal
 
 import pydantic
 from trl import SFTConfig
 
 from cascade.recipe import CascadeGRPOConfig
-from cascade.tracking import check_report_to
+from cascade.tracking import check_report_to, tracking_defaults
 
 TrainerKind = Literal["grpo", "sft"]
 CONFIG_CLASSES: dict[str, type] = {"grpo": CascadeGRPOConfig, "sft": SFTConfig}
@@ -85,3 +86,20 @@ def build_trainer_args(
 ) -> Any:
     """Merge config layers (later wins), keep the keys this trainer knows, build its config."""
     return CONFIG_CLASSES[kind](output_dir=output_dir, **merge_layers(kind, layers, **fixed))
+
+
+# The layers a stage's trainer args are built from, later wins: the runner, `cascade plan` and
+# the load-time recipe checks all resolve them here, so they cannot drift apart.
+RUN_DEFAULTS: dict[str, Any] = {"save_total_limit": 2}
+CPU_HARDWARE: dict[str, Any] = {"use_cpu": True, "bf16": False}  # TRL defaults to bf16, which a CPU rejects
+
+
+def hardware_defaults(stage: Any) -> dict[str, Any]:
+    """CPU workers train on CPU; the YAML can still override."""
+    return {} if stage.resources.gpu else dict(CPU_HARDWARE)
+
+
+def trainer_layers(cfg: Any, kind: Any, stage: Any, hardware: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+    """``hardware`` replaces the stage's own hardware layer (load-time checks resolve a GPU config on a CPU)."""
+    hw = hardware_defaults(stage) if hardware is None else hardware
+    return [{**tracking_defaults(Path(cfg.run_dir).name), **hw}, RUN_DEFAULTS, kind.trainer_defaults, cfg.trainer, stage.trainer]

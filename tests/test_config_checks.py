@@ -106,8 +106,13 @@ def test_verifier_options_are_layered_per_stage_and_accepted(tmp_path):
     assert rl_stage.curriculum.calibrate.rounds == 2
 
 
-def test_verifier_options_reach_the_verifiers_the_pool_builds(tmp_path):
+def test_verifier_options_reach_the_verifiers_the_pool_builds(tmp_path, monkeypatch):
+    import ray
+
     from cascade.stage_setup import verifier_pool as _verifier_pool
+
+    monkeypatch.setattr(ray, "is_initialized", lambda: False)  # an in-process pool, whose verifiers we can inspect,
+    # even when an earlier test left a Ray cluster up
 
     data = rl(verifiers={"math": {"max_answer_chars": 5}}, rewards=[{"name": "task"}, {"name": "rlve", "options": {"mode": "binary"}}])
     cfg = load_config(write(tmp_path, data))

@@ -115,7 +115,7 @@ class RayVerifierPool:
             queues[i % len(self._workers)].append(i)
         refs = {i: self._workers[w].verify.remote(items[i]) for w, idxs in queues.items() for i in idxs}
         for w, idxs in queues.items():
-            pos, retried, alone = 0, set(), False
+            pos, retried, replaced = 0, set(), False
             while pos < len(idxs):
                 i = idxs[pos]
                 verdict = self._await(refs[i])
@@ -125,16 +125,15 @@ class RayVerifierPool:
                     # kill the reply again); an item that crashes it again is the culprit.
                     retried.add(i)
                     self._replace(w, [(i, items[i])], refs)
-                    alone = True
+                    replaced = True
                     continue
                 results[i] = verdict
-                rest = [(j, items[j]) for j in idxs[pos + 1 :]]
                 if verdict.reason in ("verifier_timeout", "verifier_crash"):
-                    self._replace(w, rest, refs)
-                elif alone:  # the rest of the queue went down with the old worker
-                    for j, item in rest:
-                        refs[j] = self._workers[w].verify.remote(item)
-                alone = False
+                    self._replace(w, [], refs)
+                    replaced = True
+                if replaced:  # the rest of the queue went down with the old worker
+                    self._submit(w, [(j, items[j]) for j in idxs[pos + 1 :]], refs)
+                    replaced = False
                 pos += 1
         return [r if r is not None else Verdict.fail("verifier_crash") for r in results]
 
@@ -150,9 +149,12 @@ class RayVerifierPool:
             return Verdict.fail("verifier_crash", error=type(exc).__name__)
 
     def _replace(self, w: int, pending: list[tuple[int, Item]], refs: dict[int, Any]) -> None:
-        """Kill a hung or dead worker, start a fresh one and resubmit its remaining items."""
+        """Kill a hung or dead worker, start a fresh one and resubmit ``pending`` to it."""
         self._ray.kill(self._workers[w], no_restart=True)
         self._workers[w] = self._spawn()
+        self._submit(w, pending, refs)
+
+    def _submit(self, w: int, pending: list[tuple[int, Item]], refs: dict[int, Any]) -> None:
         for j, item in pending:
             refs[j] = self._workers[w].verify.remote(item)
 

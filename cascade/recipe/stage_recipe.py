@@ -10,11 +10,6 @@ from typing import Any
 from cascade.recipe.effect import inactive_problems, log_recipe_in_effect, recipe_in_effect
 
 
-# Resolved as cascade.runner does, with its CPU hardware layer so a GPU config resolves on any machine
-# (no recipe row depends on the device).
-_ANY_HARDWARE = {"use_cpu": True, "bf16": False}
-
-
 def guess_model_type(name_or_path: str) -> str | None:
     """The policy's model type without loading weights: ``tiny`` is ZAYA, a local checkpoint says so in
     its config.json, a hub id naming ZAYA is ZAYA; anything else is unknown (None) until load."""
@@ -38,8 +33,12 @@ def stage_generation(stage: Any) -> dict[str, Any] | None:
 
 
 def stage_grpo_args(cfg: Any, stage: Any) -> Any | None:
-    """The stage's resolved CascadeGRPOConfig (same layer order as cascade.runner), None for SFT stages."""
-    from cascade.trainer_config import build_trainer_args
+    """The stage's resolved CascadeGRPOConfig (the runner's layers), None for SFT stages.
+
+    Resolved with the CPU hardware layer, so a GPU config resolves on any machine (no recipe row
+    depends on the device).
+    """
+    from cascade.trainer_config import CPU_HARDWARE, build_trainer_args, trainer_layers
     from stages import get_stage_kind
 
     kind = get_stage_kind(stage.kind)
@@ -47,7 +46,7 @@ def stage_grpo_args(cfg: Any, stage: Any) -> Any | None:
         return None
     with warnings.catch_warnings():  # deprecation chatter from TrainingArguments belongs to the run, not to load
         warnings.simplefilter("ignore")
-        layers = [_ANY_HARDWARE, kind.trainer_defaults, cfg.trainer, stage.trainer]
+        layers = trainer_layers(cfg, kind, stage, hardware=CPU_HARDWARE)
         return build_trainer_args("grpo", layers, str(Path(cfg.run_dir) / stage.name))
 
 
