@@ -213,25 +213,35 @@ def _final_aggregate(problems: list[Prompt], results: list[RSAResult], cfg: RSAC
         r.answer, r.completion = r.aggregate["answer"], completion
 
 
+def rollout_rows(tasks: list[Any], groups: list[list[str]], tail_fn: TailFn, tau: int, pool: Any | None = None) -> list[dict[str, Any]]:
+    """One ``rsa/aggregate`` row per task: the task, its rollouts' tails and (with a pool) their correctness."""
+    correct: list[list[Any]] = [[None] * len(g) for g in groups]
+    if pool is not None:
+        items = [(t.verifier, c, t.payload) for t, g in zip(tasks, groups) for c in g]
+        labels = iter([v.correct for v in pool.verify(items)] if items else [])
+        correct = [[next(labels) for _ in g] for g in groups]
+    return [{"task": t.to_dict(), "rollouts": [tail_fn(c, tau) for c in g], "correct": k}
+            for t, g, k in zip(tasks, groups, correct)]
+
+
+def write_rows(out: str | Path, rows: list[dict[str, Any]]) -> Path:
+    """The rows as JSONL, replacing ``out`` atomically (readers reload it on change, never see half)."""
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_suffix(out.suffix + ".tmp")
+    with tmp.open("w") as f:
+        f.writelines(json.dumps(r) + "\n" for r in rows)
+    tmp.replace(out)
+    return out
+
+
 def write_rollouts(tasks: list[Any], generate_fn: GenerateFn, tail_fn: TailFn, n: int, budget: int, tau: int,
                    out: str | Path, pool: Any | None = None) -> Path:
     """One JSONL row per task: the task, ``n`` rollout tails and (with a pool) their correctness."""
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
     prompts = [t.prompt for t in tasks for _ in range(n)]
     completions = generate_fn(prompts, budget) if prompts else []
-    correct: list[Any] = [None] * len(completions)
-    if pool is not None:
-        items = [(t.verifier, c, t.payload) for i, t in enumerate(tasks) for c in completions[i * n : (i + 1) * n]]
-        correct = [v.correct for v in pool.verify(items)]
-    tmp = out.with_suffix(out.suffix + ".tmp")
-    with tmp.open("w") as f:
-        for i, task in enumerate(tasks):
-            rows = slice(i * n, (i + 1) * n)
-            row = {"task": task.to_dict(), "rollouts": [tail_fn(c, tau) for c in completions[rows]], "correct": correct[rows]}
-            f.write(json.dumps(row) + "\n")
-    tmp.replace(out)
-    return out
+    groups = [completions[i * n : (i + 1) * n] for i in range(len(tasks))]
+    return write_rows(out, rollout_rows(tasks, groups, tail_fn, tau, pool))
 
 
 def make_rollout_file(checkpoint: str | Path, env_ids: list[str], n: int, out: str | Path, num_tasks: int = 8,

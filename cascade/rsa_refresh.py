@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import random
 from pathlib import Path
 from typing import Any
@@ -100,26 +99,19 @@ class RSARefresher:
     def refresh(self, model: Any, version: int, step: int) -> None:
         """Sample, label and (rank 0) write version ``version``; every rank must call it together."""
         from cascade.generation.engine import SamplingParams, generate_texts
-        from cascade.rsa import make_tail_fn
+        from cascade.rsa import make_tail_fn, rollout_rows, write_rows
 
         s = self.settings
         tasks = self.problems(version)
         mine = tasks[rank() :: world_size()]
         sampling = SamplingParams(max_new_tokens=s.budget, temperature=s.temperature)
         groups = generate_texts(self._engine_for(model), self.tokenizer, [t.prompt for t in mine], s.n, sampling)
-        items = [(t.verifier, c, t.payload) for t, group in zip(mine, groups) for c in group]
-        verdicts = self.pool.verify(items) if items else []
-        tail = make_tail_fn(self.tokenizer)
-        rows = []
-        for i, (task, group) in enumerate(zip(mine, groups)):
-            correct = [bool(v.correct) for v in verdicts[i * s.n : (i + 1) * s.n]]
-            rows.append({"task": task.to_dict(), "rollouts": [tail(c, s.tau) for c in group], "correct": correct,
-                         "version": version, "step": step})
-        rows = _gather_rows(rows)
-        labels = [c for r in rows for c in r["correct"]]
+        rows = rollout_rows(mine, groups, make_tail_fn(self.tokenizer), s.tau, self.pool)
+        rows = _gather_rows([{**row, "version": version, "step": step} for row in rows])
+        labels = [bool(c) for r in rows for c in r["correct"]]
         self.version, self.correct_mean = version, (sum(labels) / len(labels) if labels else 0.0)
         if is_main():
-            _write_atomic(self.path, rows)
+            write_rows(self.path, rows)
             log.info("rsa refresh v%d at step %d: %d problems x %d candidates, mean correct %.3f",
                      version, step, len(rows), s.n, self.correct_mean)
         barrier()
@@ -142,14 +134,6 @@ def _gather_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     for k in range(max(len(p) for p in parts)):
         out += [p[k] for p in parts if k < len(p)]
     return out
-
-
-def _write_atomic(path: Path, rows: list[dict[str, Any]]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    with tmp.open("w") as f:
-        f.writelines(json.dumps(r) + "\n" for r in rows)
-    os.replace(tmp, path)
 
 
 class RSARefreshCallback(TrainerCallback):

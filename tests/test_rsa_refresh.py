@@ -10,6 +10,7 @@ import pytest
 import torch
 import yaml
 
+import cascade.rsa as rsa_mod
 import cascade.rsa_refresh as refresh_mod
 from cascade.config import CascadeConfig, ConfigError, EnvSpec, RSARefresh, StageConfig, load_config
 from cascade.policy import build_tiny_policy
@@ -77,8 +78,8 @@ def test_a_stage_trains_on_its_own_refreshed_candidates(tmp_path: Path, monkeypa
     written: list = []
     scored: list = []
     monkeypatch.setattr(refresh_mod, "refresh_engine", lambda m, t: RecordingEngine(m, t, sampled))
-    write = refresh_mod._write_atomic
-    monkeypatch.setattr(refresh_mod, "_write_atomic", lambda path, rows: (written.append(rows), write(path, rows)))
+    write = rsa_mod.write_rows
+    monkeypatch.setattr(rsa_mod, "write_rows", lambda path, rows: (written.append(rows), write(path, rows)))
     score = TaskReward.__call__
 
     def spy(self, prompts, completions, task, **kw):
