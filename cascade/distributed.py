@@ -46,6 +46,16 @@ def all_gather_list(local: list[T]) -> list[T]:
     return [item for part in parts for item in part]
 
 
+def scatter_from_main(parts: list[T] | None) -> T:
+    """Rank 0's ``parts[r]`` on rank ``r`` (``parts`` is read on rank 0 only): how the rank that owns
+    the rollout engines hands every rank its own rows. A collective, like ``all_gather_list``."""
+    if world_size() == 1:
+        return parts[0]  # type: ignore[index]
+    out: list[Any] = [None]
+    dist.scatter_object_list(out, list(parts) if is_main() else None, src=0)  # type: ignore[arg-type]
+    return out[0]
+
+
 def barrier() -> None:
     if world_size() > 1:
         dist.barrier()

@@ -27,7 +27,8 @@ def worker_bundle(stage: StageConfig) -> dict[str, float]:
 
 def side_actors(cfg: CascadeConfig, stage: StageConfig) -> dict[str, float]:
     """What every training worker's verifier/generator pools and reward-model actor reserve,
-    summed over the workers (outside the worker bundles)."""
+    summed over the workers, plus the stage's rollout engines (rank 0's, one set per stage),
+    all outside the worker bundles."""
     from cascade.config import RewardSpec
     from stages import get_stage_kind
 
@@ -38,8 +39,9 @@ def side_actors(cfg: CascadeConfig, stage: StageConfig) -> dict[str, float]:
         if spec.name == "reward_model":
             cpus += float(spec.options.get("num_cpus", 0))
             gpus += float(spec.options.get("num_gpus", 0))
-    n = stage.resources.num_workers
-    return {"CPU": cpus * n, "GPU": gpus * n}
+    n, gen = stage.resources.num_workers, stage.generation
+    engines = gen.workers if gen.backend != "trainer" else 0
+    return {"CPU": cpus * n + engines * gen.num_cpus, "GPU": gpus * n + engines * gen.num_gpus}
 
 
 def _fits(node: dict[str, float], bundle: dict[str, float]) -> int:
@@ -64,10 +66,10 @@ def missing_resources(cfg: CascadeConfig, stage: StageConfig, nodes: list[dict[s
         spare = total[key] - want * bundle.get(key, 0.0)
         if extra[key] > spare + 1e-9:
             return (
-                f"stage {stage.name!r}: its verifier/generator pools and reward model reserve {extra[key]:g} {key} "
+                f"stage {stage.name!r}: its verifier/generator pools, rollout engines and reward model reserve {extra[key]:g} {key} "
                 f"beyond the workers' {want * bundle.get(key, 0.0):g}, the cluster has {total[key]:g}: missing "
-                f"{extra[key] - spare:g} {key} (lower ray.verifier_cpus / generator_cpus, the pool sizes or the "
-                f"reward model's num_gpus)"
+                f"{extra[key] - spare:g} {key} (lower ray.verifier_cpus / generator_cpus, the pool sizes, "
+                f"generation.workers / num_cpus / num_gpus or the reward model's num_gpus)"
             )
     return None
 

@@ -75,7 +75,10 @@ def grpo_batch(args: Any, raw: dict[str, Any], world: int, where: str) -> dict[s
 def generation_placement(args: Any, stage: StageConfig) -> str:
     gen = stage.generation
     if gen.backend != "trainer":
-        return (f"{gen.backend} rollout engine: {gen.workers} Ray actor(s) apart from training, "
+        workers = stage.resources.num_workers
+        shared = f", shared by the {workers} training workers (rank 0 hands each its rows)" if workers > 1 else ""
+        each = f"{{GPU: {gen.num_gpus:g}, CPU: {gen.num_cpus:g}}}" if gen.num_gpus else f"{{CPU: {gen.num_cpus:g}}}"
+        return (f"{gen.backend} rollout engine: {gen.workers} Ray actor(s) of {each} apart from training{shared}, "
                 f"max_staleness {gen.max_staleness}, weights synced every {gen.sync_every} step(s)")
     if getattr(args, "use_vllm", False):
         if args.vllm_mode == "colocate":
@@ -140,10 +143,6 @@ def plan_stage(cfg: CascadeConfig, index: int) -> dict[str, Any]:
         out["generation"] = generation_placement(args, stage)
         out["reward_model"] = reward_model_placement(cfg, stage)
         out["rsa_refresh"] = rsa_refresh_summary(stage)
-        if stage.generation.backend != "trainer" and world > 1:
-            raise ConfigError(f"stages[{index}].generation: backend {stage.generation.backend} with "
-                              f"resources.num_workers={world} is not supported yet (each rank would start its own "
-                              "engines); use one training worker with engines, or backend: trainer")
         out["recipe"] = stage_recipe(cfg, stage, num_processes=world)
     else:
         samples = args.per_device_train_batch_size * world * args.gradient_accumulation_steps

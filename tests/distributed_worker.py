@@ -100,3 +100,29 @@ def equivalence_worker(config: dict[str, Any]) -> None:
         "curriculum": curriculum.state_dict(),
     }
     (out / f"rank{rank()}.json").write_text(json.dumps(result))
+
+
+def engine_worker(config: dict[str, Any]) -> None:
+    """GRPO runs fed by rank 0's hf engines (``config["make_trainer"]``: engine_helpers'), one per
+    entry of ``config["runs"]`` (one Ray Train start-up for all); every rank records its rows."""
+    import torch
+
+    from cascade.config import GenerationSettings
+    from cascade.distributed import rank
+
+    torch.set_num_threads(1)
+    out = Path(config["out"])
+    for i, run in enumerate(config["runs"]):
+        trainer, rollout = config["make_trainer"](out / f"{i}-r{rank()}", GenerationSettings(**run["generation"]), **run["trainer"])
+        torch.manual_seed(0)
+        trainer.train()
+        logs = [h for h in trainer.state.log_history if "loss" in h]
+        result = {
+            "steps": trainer.state.global_step,
+            "owner": rollout.producer is not None,
+            "lags": rollout.consumed_lags,
+            "versions": rollout.consumed_versions,
+            "prompt_ids": rollout.consumed_prompt_ids,
+            "logs": [{k: v for k, v in h.items() if k.startswith(("generation/", "dppo/"))} for h in logs],
+        }
+        (out / f"{i}-rank{rank()}.json").write_text(json.dumps(result))

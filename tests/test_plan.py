@@ -30,7 +30,8 @@ def test_zaya_plan_is_128_prompts_x_16_on_8_fsdp2_workers(root):
         assert (s["prompts_per_step"], s["generations_per_prompt"], s["completions_per_step"]) == (128, 16, 2048)
         assert (s["generation_batch_size"], s["steps_per_generation"]) == (2048, 16)
         assert s["backend"] == "nccl" and s["sharding"].startswith("fsdp2")
-        assert s["generation"].startswith("vllm colocate")
+        assert s["generation"].startswith("vllm rollout engine: 16 Ray actor(s) of {GPU: 1, CPU: 2}")
+        assert "shared by the 8 training workers" in s["generation"] and "max_staleness 2" in s["generation"]
     assert [s["reward_model"] is not None for s in stages] == [False] * 4 + [True] * 3
 
 
@@ -73,14 +74,16 @@ def test_resources_keep_stage_totals_and_refuse_contradictions(root):
 def test_placement_names_what_the_cluster_lacks(root):
     cfg = load_config(root / "configs" / "zaya1-8b.yaml")
     stage = cfg.stages[0]
-    two_nodes_of_4_gpus = [{"CPU": 64.0, "GPU": 4.0}, {"CPU": 64.0, "GPU": 4.0}]
-    assert missing_resources(cfg, stage, two_nodes_of_4_gpus) is None
     # 8 x {CPU 4, GPU 1}: a 6-GPU cluster holds 6 workers, whatever its CPU count
     problem = missing_resources(cfg, stage, [{"CPU": 64.0, "GPU": 4.0}, {"CPU": 8.0, "GPU": 2.0}])
     assert "needs 8 training workers of {CPU: 4, GPU: 1}" in problem and "can hold 6: missing 2 x {CPU: 4, GPU: 1}" in problem
     # the verifier pools' reservations count too (8 workers x 4 actors x 1 CPU beyond the 32 of the workers)
-    problem = missing_resources(cfg, stage, [{"CPU": 40.0, "GPU": 8.0}])
-    assert "reward model reserve 32 CPU" in problem and "missing 24 CPU" in problem
-    # a behavioral stage's reward model is one actor per worker: 8 more GPUs
-    problem = missing_resources(cfg, cfg.stages[4], two_nodes_of_4_gpus)
-    assert "reserve 8 GPU beyond the workers' 8" in problem and "missing 8 GPU" in problem
+    problem = missing_resources(cfg, stage, [{"CPU": 40.0, "GPU": 24.0}])
+    assert "reward model reserve 64 CPU" in problem and "missing 56 CPU" in problem
+    # the stage's 16 one-GPU rollout engines (once per stage, not per worker): 24 GPUs in all
+    problem = missing_resources(cfg, stage, [{"CPU": 96.0, "GPU": 8.0}] * 2)
+    assert "reserve 16 GPU beyond the workers' 8" in problem and "missing 8 GPU" in problem
+    assert missing_resources(cfg, stage, [{"CPU": 96.0, "GPU": 8.0}] * 3) is None
+    # a behavioral stage's reward model is one actor per worker: 8 more GPUs beside the engines'
+    problem = missing_resources(cfg, cfg.stages[4], [{"CPU": 96.0, "GPU": 8.0}] * 3)
+    assert "reserve 24 GPU beyond the workers' 8" in problem and "missing 8 GPU" in problem

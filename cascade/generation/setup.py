@@ -45,13 +45,19 @@ def actor_factory(settings: GenerationSettings, model: Any, tokenizer: Any):  # 
 
 
 def build_rollout(settings: GenerationSettings, model: Any, tokenizer: Any, stream: Any, group_size: int,
-                  router_replay: bool, reward_funcs: list[Any] | None = None, pool: Any = None) -> tuple[Any, list[Any], list[Any]]:
+                  router_replay: bool, reward_funcs: list[Any] | None = None, pool: Any = None,
+                  owner: bool | None = None) -> tuple[Any, list[Any], list[Any]]:
     """``(rollout_func, callbacks, reward_funcs)`` for a stage whose backend is not ``trainer``.
 
-    Router replay needs routes from the engine: a backend that cannot return them fails here,
-    at stage start, instead of training without replay. With ``verify_in_pipeline`` the ``task``
-    reward is swapped for one that reads the pipeline's verdicts.
+    ``owner`` (default: rank 0) starts the engines; on a multi-worker stage the other ranks get a
+    rollout that receives their rows from it. Router replay needs routes from the engine: a backend
+    that cannot return them fails here, at stage start, instead of training without replay. With
+    ``verify_in_pipeline`` the ``task`` reward is swapped (on every rank) for one that reads the
+    pipeline's verdicts.
     """
+    from cascade.distributed import is_main
+
+    owner = is_main() if owner is None else owner
     reward_funcs = list(reward_funcs or [])
     if settings.verify_in_pipeline:
         from cascade.generation.scoring import PrescoredTaskReward
@@ -60,17 +66,26 @@ def build_rollout(settings: GenerationSettings, model: Any, tokenizer: Any, stre
         if pool is None or not any(type(f) is TaskReward for f in reward_funcs):
             raise ValueError("generation.verify_in_pipeline needs the stage's `task` reward and its verifier pool")
         reward_funcs = [PrescoredTaskReward.wrapping(f) if type(f) is TaskReward else f for f in reward_funcs]
-    from cascade.generation.producer import RolloutProducer
     from cascade.generation.rollout import EngineRollout
-    from cascade.generation.weights import WeightSyncCallback, policy_state_dict
+    from cascade.generation.weights import WeightSyncCallback
+
+    producer = _start_producer(settings, model, tokenizer, stream, group_size, router_replay, pool) if owner else None
+    return EngineRollout(producer, settings.max_staleness, settings.backend), [WeightSyncCallback(producer, settings.sync_every)], reward_funcs
+
+
+def _start_producer(settings: GenerationSettings, model: Any, tokenizer: Any, stream: Any, group_size: int,
+                    router_replay: bool, pool: Any) -> Any:
+    """The engines and their buffer (rank 0 only); refuses router replay on engines without routes."""
+    import ray
+
+    from cascade.generation.producer import RolloutProducer
+    from cascade.generation.weights import policy_state_dict
 
     producer = RolloutProducer(
         actor_factory(settings, model, tokenizer), settings.workers, policy_state_dict(model), settings.max_staleness,
         None, group_size, next_task=stream.next_task, buffer_size=settings.buffer_size,
     )
     if router_replay:
-        import ray
-
         infos = ray.get([a.info.remote() for a in producer.actors])
         if not all(i["returns_routes"] for i in infos):
             producer.close()
@@ -80,4 +95,4 @@ def build_rollout(settings: GenerationSettings, model: Any, tokenizer: Any, stre
         from cascade.generation.scoring import PipelineScorer
 
         producer.scorer = PipelineScorer(pool, tokenizer)
-    return EngineRollout(producer, settings.max_staleness, settings.backend), [WeightSyncCallback(producer, settings.sync_every)], reward_funcs
+    return producer

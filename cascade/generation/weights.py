@@ -2,6 +2,10 @@
 
 ``WeightSyncCallback`` pushes after every ``sync_every`` optimizer steps; the new version is the
 trainer's ``global_step``, so a rollout's lag is ``global_step_at_use - weight_version``.
+
+On a multi-worker stage rank 0 owns the engines. Under DDP every rank holds the whole model and
+rank 0 alone reads it; under FSDP2 the parameters are DTensor shards, so every rank takes part in
+gathering the full state dict (torch's ``get_model_state_dict``), which lands on rank 0 only.
 """
 
 from __future__ import annotations
@@ -13,11 +17,23 @@ import torch
 from transformers import TrainerCallback
 
 
+def is_sharded(model: Any) -> bool:
+    """Whether ``model``'s parameters are FSDP2 (DTensor) shards."""
+    from torch.distributed.tensor import DTensor
+
+    return any(isinstance(p, DTensor) for p in model.parameters())
+
+
 def policy_state_dict(model: Any) -> dict[str, torch.Tensor]:
     """The weights an engine loads: LoRA adapters merged into the base weights, adapter keys dropped.
 
-    The merge is undone afterwards, so the trainer keeps training its adapter.
+    The merge is undone afterwards, so the trainer keeps training its adapter. A sharded (FSDP2)
+    model is gathered whole: a collective every rank must enter; rank 0 gets the dict, others ``{}``.
     """
+    if is_sharded(model):
+        from torch.distributed.checkpoint.state_dict import StateDictOptions, get_model_state_dict
+
+        return get_model_state_dict(model, options=StateDictOptions(full_state_dict=True, cpu_offload=True))
     if hasattr(model, "merge_adapter") and hasattr(model, "get_base_model"):
         model.merge_adapter()
         try:
@@ -30,7 +46,10 @@ def policy_state_dict(model: Any) -> dict[str, torch.Tensor]:
 
 
 class WeightSyncCallback(TrainerCallback):
-    """After every ``sync_every`` optimizer steps, hand the trainer's weights to the rollout producer."""
+    """After every ``sync_every`` optimizer steps, hand the trainer's weights to the rollout producer.
+
+    ``producer`` is None on the ranks that own no engines: they only join a sharded model's gather.
+    """
 
     def __init__(self, producer: Any, sync_every: int) -> None:
         if sync_every < 1:
@@ -42,7 +61,11 @@ class WeightSyncCallback(TrainerCallback):
     def on_step_end(self, args: Any, state: Any, control: Any, model: Any = None, **kwargs: Any) -> None:
         if model is None or state.global_step % self.sync_every != 0:
             return
-        started = time.perf_counter()
         unwrapped = getattr(model, "module", model)
-        self.producer.update_weights(policy_state_dict(unwrapped), state.global_step)
+        if self.producer is None and not is_sharded(unwrapped):
+            return
+        started = time.perf_counter()
+        weights = policy_state_dict(unwrapped)
+        if self.producer is not None:
+            self.producer.update_weights(weights, state.global_step)
         self.seconds += time.perf_counter() - started

@@ -63,7 +63,10 @@ def _router_replay(args: Any, model_type: str | None, backend: str) -> dict[str,
         return _row(False, True, "router_replay", f"needs a ZAYA policy (top-1 + skip routing), got model_type {model_type!r}")
     if backend not in ROUTE_RECORDING_BACKENDS:
         return _row(False, True, "router_replay", f"rollouts from {backend} do not return the experts chosen at rollout")
-    return _row(True, True, "router_replay", "training forwards reuse the experts recorded during the trainer's generate")
+    if backend == "trainer":
+        return _row(True, True, "router_replay", "training forwards reuse the experts recorded during the trainer's generate")
+    return _row(True, True, "router_replay", f"training forwards reuse the experts the {backend} engines return with each "
+                "rollout (an engine that returns none fails at stage start)")
 
 
 def _behaviour_logprobs(args: Any, backend: str) -> tuple[str, bool]:
