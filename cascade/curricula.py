@@ -71,15 +71,26 @@ def calibrate_curriculum(curriculum: Any, settings: CalibrateSettings, pass_rate
     return placed
 
 
-def calibrate_stage(curriculum: Any, settings: CalibrateSettings, stream: Any, model: Any, tokenizer: Any,
+def calibrate_stage(curriculum: Any, settings: CalibrateSettings, stream: Any, engine: Any, tokenizer: Any,
                     pool: Any) -> dict[str, int]:
-    """Calibrate with the starting policy's own samples, drawn from the stage's task stream."""
-    from cascade.filtering import sample_completions
+    """Calibrate with the starting policy's own samples, drawn from the stage's task stream.
+
+    Rank 0 calibrates (``engine`` is its sampler) and every rank loads the result, so the ranks'
+    curriculum copies stay identical; a rank's own sampling would place its copy differently.
+    """
+    from cascade.distributed import broadcast_from_main, is_main
+    from cascade.generation.engine import SamplingParams, generate_texts
 
     def rollouts(prompts: list[Any], n: int, max_new_tokens: int) -> list[list[str]]:
-        return sample_completions(model, tokenizer, prompts, n, max_new_tokens)
+        return generate_texts(engine, tokenizer, prompts, n, SamplingParams(max_new_tokens=max_new_tokens))
 
     def sample_task(env_id: str, seed: int, difficulty: int) -> Task | None:
         return stream.sample_at(env_id, seed, difficulty)
 
-    return calibrate_curriculum(curriculum, settings, policy_pass_rate(sample_task, rollouts, pool, settings))
+    placed = None
+    if is_main():
+        placed = calibrate_curriculum(curriculum, settings, policy_pass_rate(sample_task, rollouts, pool, settings))
+    state, placed = broadcast_from_main((curriculum.state_dict() if is_main() else None, placed))
+    if not is_main():
+        curriculum.load_state_dict(state)
+    return placed

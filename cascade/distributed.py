@@ -56,6 +56,15 @@ def scatter_from_main(parts: list[T] | None) -> T:
     return out[0]
 
 
+def broadcast_from_main(obj: T) -> T:
+    """Rank 0's ``obj`` on every rank (a collective): state one rank computed, that all must share."""
+    if world_size() == 1:
+        return obj
+    box: list[Any] = [obj if is_main() else None]
+    dist.broadcast_object_list(box, src=0)
+    return box[0]
+
+
 def barrier() -> None:
     if world_size() > 1:
         dist.barrier()

@@ -8,7 +8,8 @@ sample again.
 
 With N training workers the candidates are split round-robin over the ranks; each rank
 samples and verifies its share on its own device, the pass rates are gathered, and every
-rank applies the same merged result. Rank 0 alone writes the cache.
+rank applies the same merged result. On a stage with rollout engines rank 0 samples every
+candidate through the shared engine actors (``shared``). Rank 0 alone writes the cache.
 """
 
 from __future__ import annotations
@@ -19,7 +20,8 @@ from pathlib import Path
 from typing import Any
 
 from cascade.config import PassRateFilter
-from cascade.distributed import all_gather_list, is_main, rank, world_size
+from cascade.distributed import all_gather_list, is_main
+from cascade.generation.actors import owner_share
 from cascade.generation.engine import RolloutEngine, SamplingParams, generate_texts
 from cascade.manifest import write_json_atomic
 from envs import Task
@@ -34,17 +36,19 @@ def histogram(rates: list[float], bins: int = 10) -> dict[str, int]:
 
 
 def filter_by_pass_rate(
-    engine: RolloutEngine | None, tokenizer: Any, tasks: list[Task], cfg: PassRateFilter, pool: Any, stage_path: Path
+    engine: RolloutEngine | None, tokenizer: Any, tasks: list[Task], cfg: PassRateFilter, pool: Any, stage_path: Path,
+    shared: bool = False,
 ) -> tuple[list[Task], dict[str, Any]]:
     """Keep tasks with pass rate in ``[cfg.min_pass, cfg.max_pass]``; cached in ``stage_path``.
 
-    Completions come from the stage's rollout engine (the project's one generation path).
+    Completions come from the stage's rollout engine (the project's one generation path);
+    ``shared``: the stage's engine actors, held by rank 0 (``engine`` is None elsewhere).
     """
     cache = stage_path / CACHE_FILE
     if cache.is_file():
         data = json.loads(cache.read_text())
         return [Task.from_dict(t) for t in data["kept"]], data["stats"]
-    mine = list(range(rank(), len(tasks), world_size()))
+    mine = owner_share(len(tasks), shared)
     sampling = SamplingParams(max_new_tokens=cfg.max_new_tokens)
     completions = generate_texts(engine, tokenizer, [tasks[i].prompt for i in mine], cfg.num_generations, sampling)
     items = [(tasks[i].verifier, c, tasks[i].payload) for i, cs in zip(mine, completions) for c in cs]

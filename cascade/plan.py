@@ -106,9 +106,12 @@ def rsa_refresh_summary(stage: StageConfig) -> str | None:
     r = stage.rsa
     if r is None:
         return None
-    per_rank = f", {r.num_problems // stage.resources.num_workers} per worker" if stage.resources.num_workers > 1 else ""
+    engines = stage.generation.backend != "trainer"
+    workers = stage.resources.num_workers
+    per_rank = f", {r.num_problems // workers} per worker" if workers > 1 and not engines else ""
+    source = f"the stage's {stage.generation.backend} engines" if engines else "in-process hf engine"
     return (f"on-policy, refreshed at start and every {r.refresh_every} steps: {r.num_problems} problems{per_rank} x "
-            f"n={r.n} rollouts (<= {r.budget} tokens), c={r.c} tails of tau={r.tau} tokens per prompt, in-process hf engine")
+            f"n={r.n} rollouts (<= {r.budget} tokens), c={r.c} tails of tau={r.tau} tokens per prompt, {source}")
 
 
 def plan_stage(cfg: CascadeConfig, index: int) -> dict[str, Any]:

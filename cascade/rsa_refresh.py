@@ -16,7 +16,10 @@ Rank 0 writes ``<stage>/rsa_rollouts.jsonl`` atomically (tmp + ``os.replace``); 
 reloads the file whenever it changes, in this process and in generator-pool actors alike.
 
 With N training workers every rank samples its share of the problems in lockstep (an FSDP-sharded
-model's ``generate`` syncs ranks itself), rank 0 gathers and writes. A resumed stage rewrites the
+model's ``generate`` syncs ranks itself), rank 0 gathers and writes. On a stage with rollout engines
+(``generation.backend`` hf or vllm) the candidates come from the stage's engine actors instead, all
+sampled by rank 0 (which owns them): their weights are at most ``sync_every`` steps behind the
+trainer's, and a refresh queues behind the rollouts already requested of them. A resumed stage rewrites the
 file from the resumed weights when training begins (until then, e.g. for the pass-rate filter, it keeps the
 file its last refresh wrote). ``rsa/refresh_version`` and
 ``rsa/candidates_correct`` (mean correctness of the latest candidates) go to ``metrics.jsonl``.
@@ -33,7 +36,8 @@ from typing import Any
 from transformers import TrainerCallback
 
 from cascade.config import EnvSpec, RSARefresh, StageConfig
-from cascade.distributed import barrier, is_main, rank, world_size
+from cascade.distributed import barrier, is_main, world_size
+from cascade.generation.actors import owner_share
 
 log = logging.getLogger(__name__)
 ROLLOUTS_FILE = "rsa_rollouts.jsonl"
@@ -65,8 +69,10 @@ class RSARefresher:
     """Samples the current policy's candidates and writes the rollouts file (see the module docstring)."""
 
     def __init__(self, settings: RSARefresh, stream: Any, specs: list[EnvSpec], pool: Any, tokenizer: Any,
-                 stage_path: Path, seed: int = 0) -> None:
+                 stage_path: Path, seed: int = 0, engines: Any = None, shared: bool = False) -> None:
+        """``shared``: sample through ``engines``, the stage's engine actors (None on ranks that do not own them)."""
         self.settings, self.stream, self.pool, self.tokenizer, self.seed = settings, stream, pool, tokenizer, seed
+        self.engines, self.shared = engines, shared
         self.path = stage_path / ROLLOUTS_FILE
         self.env_ids = base_env_ids(settings, specs)
         self.difficulty = {s.id: s.difficulty for s in specs}
@@ -92,6 +98,8 @@ class RSARefresher:
         return out
 
     def _engine_for(self, model: Any) -> Any:
+        if self.shared:
+            return self.engines
         if self._engine is None or self._model is not model:
             self._engine, self._model = refresh_engine(model, self.tokenizer), model
         return self._engine
@@ -103,7 +111,7 @@ class RSARefresher:
 
         s = self.settings
         tasks = self.problems(version)
-        mine = tasks[rank() :: world_size()]
+        mine = [tasks[i] for i in owner_share(len(tasks), self.shared)]
         sampling = SamplingParams(max_new_tokens=s.budget, temperature=s.temperature)
         groups = generate_texts(self._engine_for(model), self.tokenizer, [t.prompt for t in mine], s.n, sampling)
         rows = rollout_rows(mine, groups, make_tail_fn(self.tokenizer), s.tau, self.pool)
@@ -154,15 +162,17 @@ class RSARefreshCallback(TrainerCallback):
 
 
 def start_refresh(stage: StageConfig, seed: int, stream: Any, specs: list[EnvSpec], pool: Any, model: Any, tokenizer: Any,
-                  stage_path: Path, resume: str | None) -> tuple[RSARefresher, RSARefreshCallback] | None:
+                  stage_path: Path, resume: str | None, engines: Any = None) -> tuple[RSARefresher, RSARefreshCallback] | None:
     """For a stage with ``rsa:``: write the first candidates now (before anything draws tasks) and
-    return the refresher with its trainer callback; ``None`` for a stage without."""
+    return the refresher with its trainer callback; ``None`` for a stage without. ``engines``: the
+    stage's engine actors as a sampler (``generation.setup.stage_sampler``) when it has them."""
     if stage.rsa is None:
         return None
     step = 0
     if resume is not None and (Path(resume) / "trainer_state.json").is_file():
         step = int(json.loads((Path(resume) / "trainer_state.json").read_text()).get("global_step", 0))
-    refresher = RSARefresher(stage.rsa, stream, specs, pool, tokenizer, stage_path, seed)
+    shared = stage.generation.backend != "trainer"
+    refresher = RSARefresher(stage.rsa, stream, specs, pool, tokenizer, stage_path, seed, engines, shared)
     if step == 0 or not _readable(refresher.path):  # a resumed stage keeps its last file until training begins
         refresher.refresh(model, step // stage.rsa.refresh_every, step)
     return refresher, RSARefreshCallback(refresher, resumed_step=step)

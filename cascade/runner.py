@@ -21,6 +21,7 @@ from cascade.callbacks import MetricsCallback, StreamStateCallback, read_metrics
 from cascade.config import CascadeConfig, EnvSpec, RewardSpec, StageConfig
 from cascade.curricula import build_curriculum, calibrate_stage, calibration_settings
 from cascade.distributed import barrier, is_main, rank, world_size
+from cascade.generation.setup import stage_sampler, start_engines
 from cascade.manifest import write_json_atomic
 from cascade.policy import load_policy, save_policy
 from cascade.recipe.stage_recipe import trainer_recipe
@@ -101,15 +102,22 @@ def _train_stage(cfg: CascadeConfig, stage_name: str, init_checkpoint: str | Non
     else:
         reward_specs = stage.rewards if stage.rewards is not None else [RewardSpec(**r) for r in kind.rewards]
         pool = verifier_pool(cfg, stage, reward_specs)
+    engines = None  # the stage's rollout engines (rank 0's RolloutProducer), when it has them
     try:
         if pool is not None:
-            rsa = start_refresh(stage, cfg.seed, stream, specs, pool, model, tokenizer, path, resume)
+            if stage.generation.backend != "trainer" and is_main():
+                engines = start_engines(stage.generation, model, tokenizer, stream)
             settings = calibration_settings(stage, kind)
-            if settings is not None and curriculum is not None and resume is None:
-                calibrate_stage(curriculum, settings, stream, model, tokenizer, pool)
+            calibrate = settings is not None and curriculum is not None and resume is None
+            sampler = None  # what the filter, calibration and RSA refresh sample with (built only if used)
+            if calibrate or stage.filter.enabled or engines is not None:
+                sampler = stage_sampler(stage.generation, engines, model, tokenizer)
+            rsa = start_refresh(stage, cfg.seed, stream, specs, pool, model, tokenizer, path, resume, sampler)
+            if calibrate:
+                calibrate_stage(curriculum, settings, stream, sampler, tokenizer, pool)
             if stage.filter.enabled:
-                extra["filter"] = filter_stream(stage, path, model, tokenizer, stream, pool)
-            trainer = _grpo_trainer(cfg, kind, stage, path, model, tokenizer, stream, resume, pool, reward_specs, rsa)
+                extra["filter"] = filter_stream(stage, path, sampler, tokenizer, stream, pool)
+            trainer = _grpo_trainer(cfg, kind, stage, path, model, tokenizer, stream, resume, pool, reward_specs, rsa, engines)
             extra["recipe"] = trainer_recipe(trainer, stage)  # logged now, kept in the manifest
         if resume is not None and finished_at(resume, trainer.args.max_steps):
             finalize_from(trainer, resume)  # killed after its last save: finalise it, never train past max_steps
@@ -117,7 +125,7 @@ def _train_stage(cfg: CascadeConfig, stage_name: str, init_checkpoint: str | Non
             trainer.train(resume_from_checkpoint=resume)
     finally:
         close_rewards(trainer)
-        for closable in (pool, generator):
+        for closable in (engines, pool, generator):
             if closable is not None:
                 closable.close()
     final = save_final(trainer, tokenizer, path / "final")
@@ -201,7 +209,7 @@ def _sft_trainer(cfg, kind, stage, path, model, tokenizer, stream) -> Any:  # no
     )
 
 
-def _grpo_trainer(cfg, kind, stage, path, model, tokenizer, stream, resume, pool, reward_specs, rsa=None) -> Any:  # noqa: ANN001
+def _grpo_trainer(cfg, kind, stage, path, model, tokenizer, stream, resume, pool, reward_specs, rsa=None, engines=None) -> Any:  # noqa: ANN001
     from cascade.recipe import CascadeGRPOTrainer
 
     args = build_trainer_args("grpo", trainer_layers(cfg, kind, stage), str(path / "checkpoints"), seed=cfg.seed, **grpo_fixed_args(path))
@@ -220,7 +228,7 @@ def _grpo_trainer(cfg, kind, stage, path, model, tokenizer, stream, resume, pool
 
         replay = args.router_replay if args.router_replay is not None else model.config.model_type == "zaya"
         rollout, engine_callbacks, funcs = build_rollout(stage.generation, model, tokenizer, stream, args.num_generations,
-                                                         replay, funcs, pool)
+                                                         replay, funcs, pool, producer=engines)
         callbacks += engine_callbacks
         engine_kwargs["rollout_func"] = rollout
         if stage.generation.max_staleness > 0:  # the buffer picks the tasks; TRL iterates placeholders

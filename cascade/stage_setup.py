@@ -79,17 +79,16 @@ def verifier_pool(cfg: CascadeConfig, stage: StageConfig, rewards: list[RewardSp
     return LocalVerifierPool(options)
 
 
-def filter_stream(stage: StageConfig, path: Path, model: Any, tokenizer: Any, stream: TaskStream, pool: Any) -> dict[str, Any]:
+def filter_stream(stage: StageConfig, path: Path, engine: Any, tokenizer: Any, stream: TaskStream, pool: Any) -> dict[str, Any]:
     """Restrict the stream to prompts the incoming policy solves at a rate inside the configured window.
 
-    Every rank draws the same candidates (identical streams), samples its share, and all
-    ranks apply the same merged verdicts, so their streams stay identical.
+    Every rank draws the same candidates (identical streams); ``engine`` is this rank's sampler
+    (``generation.setup.stage_sampler``), and all ranks apply the same merged verdicts, so their
+    streams stay identical.
     """
-    from cascade.generation.setup import in_process_engine  # the filter samples through the engine API
-
     candidates = [stream.next_task() for _ in range(stage.filter.num_prompts)]
-    engine = in_process_engine(stage.generation, model, tokenizer)
-    kept, stats = filter_by_pass_rate(engine, tokenizer, candidates, stage.filter, pool, path)
+    shared = stage.generation.backend != "trainer"
+    kept, stats = filter_by_pass_rate(engine, tokenizer, candidates, stage.filter, pool, path, shared=shared)
     if not kept:
         raise ValueError(
             f"stage {stage.name!r}: pass-rate filter kept no prompt of {len(candidates)} "

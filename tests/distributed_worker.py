@@ -113,7 +113,9 @@ def engine_worker(config: dict[str, Any]) -> None:
     torch.set_num_threads(1)
     out = Path(config["out"])
     for i, run in enumerate(config["runs"]):
-        trainer, rollout = config["make_trainer"](out / f"{i}-r{rank()}", GenerationSettings(**run["generation"]), **run["trainer"])
+        settings = GenerationSettings(**run["generation"])
+        trainer, rollout = config["make_trainer"](out / f"{i}-r{rank()}", settings, **run["trainer"])
+        filtered = _filter_on_stage_engines(settings, rollout.producer, trainer, out / f"{i}-r{rank()}") if i == 0 else None
         torch.manual_seed(0)
         trainer.train()
         logs = [h for h in trainer.state.log_history if "loss" in h]
@@ -124,5 +126,27 @@ def engine_worker(config: dict[str, Any]) -> None:
             "versions": rollout.consumed_versions,
             "prompt_ids": rollout.consumed_prompt_ids,
             "logs": [{k: v for k, v in h.items() if k.startswith(("generation/", "dppo/"))} for h in logs],
+            "filter": filtered,
         }
         (out / f"{i}-rank{rank()}.json").write_text(json.dumps(result))
+
+
+def _filter_on_stage_engines(settings: Any, producer: Any, trainer: Any, path: Path) -> dict[str, Any]:
+    """The pass-rate filter through the stage's engine actors: rank 0 samples every candidate."""
+    from cascade.config import PassRateFilter
+    from cascade.filtering import filter_by_pass_rate
+    from cascade.generation.setup import stage_sampler
+    from envs import Task
+    from verifiers.pool import LocalVerifierPool
+
+    path.mkdir(parents=True, exist_ok=True)
+    tasks = [Task(prompt=f"what is {i} plus 1", verifier="exact", payload={"answer": str(i + 1)}, env_id="t", difficulty=0, seed=i)
+             for i in range(3)]
+    sampler = stage_sampler(settings, producer, trainer.model, trainer.processing_class)
+    calls = sampler.actors[0].info.remote() if sampler is not None else None
+    cfg = PassRateFilter(enabled=True, num_prompts=3, num_generations=2, max_new_tokens=2, max_pass=1.0)
+    kept, stats = filter_by_pass_rate(sampler, trainer.processing_class, tasks, cfg, LocalVerifierPool(), path, shared=True)
+    import ray
+
+    served = None if calls is None else ray.get(sampler.actors[0].info.remote())["calls"] - ray.get(calls)["calls"]
+    return {"kept": len(kept), "stats": stats, "has_sampler": sampler is not None, "engine_calls": served}

@@ -60,6 +60,13 @@ def test_two_workers_share_rank0s_engines_with_bounded_staleness(ranks):
     assert max(h["dppo/masked_frac"] for h in r0["logs"]) > 0
 
 
+def test_the_pass_rate_filter_samples_on_rank0s_engines_and_both_ranks_agree(ranks):
+    r0, r1 = ranks[0]
+    assert (r0["filter"]["has_sampler"], r1["filter"]["has_sampler"]) == (True, False)
+    assert r0["filter"]["engine_calls"] >= 1  # the stage's engine actor served the candidates
+    assert r0["filter"]["stats"] == r1["filter"]["stats"] and r0["filter"]["stats"]["candidates"] == 3
+
+
 def test_two_workers_on_policy_each_get_their_own_prompts(ranks):
     r0, r1 = ranks[1]
     assert r0["steps"] == r1["steps"] == 2

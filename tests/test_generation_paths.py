@@ -75,11 +75,38 @@ def test_the_pass_rate_filter_samples_through_the_engine(counting, tmp_path):
     cfg = CascadeConfig.model_validate({"run_dir": str(tmp_path), "stages": [
         {"name": "s", "kind": "reasoning_warmup", "envs": [{"id": "arith/add"}],
          "filter": {"enabled": True, "num_prompts": 3, "num_generations": 2, "max_new_tokens": 2, "max_pass": 1.0}}]})
+    from cascade.generation.setup import stage_sampler
+
     model, tok = build_tiny_policy()
     stream = TaskStream([EnvSpec(id="arith/add")])
-    stats = _filter_stream(cfg.stages[0], tmp_path, model, tok, stream, LocalVerifierPool())
+    sampler = stage_sampler(cfg.stages[0].generation, None, model, tok)
+    stats = _filter_stream(cfg.stages[0], tmp_path, sampler, tok, stream, LocalVerifierPool())
     assert stats["candidates"] == 3 and _served(counting) == 3 * 2
     assert json.loads((tmp_path / "pass_rate_filter.json").read_text())["stats"] == stats
+
+
+def test_curriculum_calibration_samples_through_the_engine(counting, tmp_path):
+    from cascade.config import CascadeConfig
+    from cascade.curricula import build_curriculum, calibrate_stage, calibration_settings
+    from cascade.generation.setup import stage_sampler
+    from cascade.policy import build_tiny_policy
+    from cascade.runner import env_specs
+    from cascade.task_stream import TaskStream
+    from stages import get_stage_kind
+    from verifiers.pool import LocalVerifierPool
+
+    cfg = CascadeConfig.model_validate({"run_dir": str(tmp_path), "trainer": {"allow_inactive": ["dppo"]}, "stages": [
+        {"name": "s", "kind": "rlve_curriculum", "envs": [{"id": "arith/add"}],
+         "curriculum": {"kind": "zaya", "calibrate": {"rounds": 2, "group_size": 2, "hi": 3, "max_new_tokens": 2}}}]})
+    stage, model, tok = cfg.stages[0], *build_tiny_policy()
+    kind = get_stage_kind(stage.kind)
+    specs = env_specs(kind, stage)
+    curriculum = build_curriculum(stage, kind, [s.id for s in specs])
+    stream = TaskStream(specs, curriculum=curriculum)
+    sampler = stage_sampler(stage.generation, None, model, tok)
+    placed = calibrate_stage(curriculum, calibration_settings(stage, kind), stream, sampler, tok, LocalVerifierPool())
+    assert set(placed) == {"arith/add"} and curriculum.controller.difficulty("arith/add") == placed["arith/add"]
+    assert _served(counting) == 2 * 2  # rounds x group_size rollouts, all through the engine
 
 
 def test_no_module_outside_the_engine_calls_hf_generate():

@@ -69,22 +69,32 @@ def test_a_killed_engine_is_replaced_and_its_groups_regenerated(tmp_path, ray_cl
     assert max(rollout.consumed_lags) <= 2
 
 
-def test_a_stage_runs_on_engines_with_pipeline_verification(tmp_path, ray_cluster, root):
-    """The runner's wiring: YAML generation section -> engines, placeholders, pipeline verdicts, metrics file."""
+def test_a_stage_runs_on_engines_with_pipeline_verification(tmp_path, ray_cluster, root, monkeypatch):
+    """The runner's wiring: YAML generation section -> engines, placeholders, pipeline verdicts, metrics file;
+    the pass-rate filter and the RSA refresh sample through the stage's engine actors, not a second copy."""
     import json
 
+    import cascade.generation.setup as setup
     from cascade.config import load_config
     from cascade.runner import run_stage
 
-    stage = "stages.math_code_rl"
+    def no_in_process_engine(*args, **kwargs):
+        raise AssertionError("a stage with engines sampled through an in-process engine")
+
+    monkeypatch.setattr(setup, "in_process_engine", no_in_process_engine)
+    stage, math = "stages.math_code_rl", root / "data" / "math" / "tiny_arith.jsonl"
     cfg = load_config(root / "configs" / "tiny.yaml", [
         f"run_dir={tmp_path}", f"{stage}.trainer.max_steps=3", f"{stage}.generation.backend=hf",
         f"{stage}.generation.max_staleness=2", f"{stage}.generation.verify_in_pipeline=true", f"{stage}.generation.num_cpus=0",
+        f"{stage}.filter={{enabled: true, num_prompts: 4, num_generations: 2, max_new_tokens: 4, max_pass: 1.0}}",
+        f"{stage}.envs=[{{id: data/math, options: {{path: {math}}}}}, {{id: rsa/aggregate, weight: 0.5}}]",
+        f"{stage}.rsa={{refresh_every: 2, n: 2, c: 2, tau: 4, budget: 4, num_problems: 2, envs: [data/math]}}",
     ])
     summary = run_stage(cfg, "math_code_rl", None)
-    assert summary["steps"] == 3
+    assert summary["steps"] == 3 and summary["filter"]["candidates"] == 4
     records = [json.loads(line) for line in (tmp_path / "math_code_rl" / "metrics.jsonl").read_text().splitlines()]
     steps = [r for r in records if "loss" in r]
     assert len(steps) == 3 and all(r["generation/staleness_max"] <= 2 for r in steps)
     assert max(r["generation/staleness_max"] for r in steps) >= 1
     assert all(r["task/accuracy"] >= 0 for r in steps)  # the task reward ran on the buffered groups' verdicts
+    assert max(r["rsa/refresh_version"] for r in steps) == 1  # refreshed at start (v0) and after step 2 (v1)

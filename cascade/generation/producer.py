@@ -40,7 +40,7 @@ class RolloutProducer:
     """Owns ``workers`` engine actors (built by ``make_actor(weights_ref, version)``) and the buffer."""
 
     def __init__(self, make_actor: Callable[[Any, int], Any], workers: int, weights: dict[str, Any], max_staleness: int,
-                 sampling: SamplingParams | None, group_size: int, next_task: Callable[[], Any] | None = None,
+                 sampling: SamplingParams | None, group_size: int | None, next_task: Callable[[], Any] | None = None,
                  tokenize: Callable[[list[Any]], list[list[int]]] | None = None, buffer_size: int | None = None,
                  groups_per_request: int | None = None) -> None:
         import ray
@@ -217,8 +217,10 @@ class RolloutProducer:
         return out
 
     def close(self) -> None:
+        """Stop the scorer and the engines (idempotent: the runner closes again after a failure)."""
         if self.scorer is not None:
             self.scorer.close()
+            self.scorer = None
         for actor in self.actors:
             self._ray.kill(actor)
         self.actors, self._inflight = [], {}

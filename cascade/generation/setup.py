@@ -44,16 +44,42 @@ def actor_factory(settings: GenerationSettings, model: Any, tokenizer: Any):  # 
     return lambda weights, version: cls.remote(base.config, weights, version, pad, eos, threads, device, settings.max_batch)
 
 
+def start_engines(settings: GenerationSettings, model: Any, tokenizer: Any, stream: Any) -> Any:
+    """The stage's engine actors and their buffer (``RolloutProducer``), on the rank that owns them.
+
+    Started before anything samples (filter, calibration, RSA refresh), with the incoming weights.
+    """
+    from cascade.generation.producer import RolloutProducer
+    from cascade.generation.weights import policy_state_dict
+
+    return RolloutProducer(
+        actor_factory(settings, model, tokenizer), settings.workers, policy_state_dict(model), settings.max_staleness,
+        None, None, next_task=stream.next_task, buffer_size=settings.buffer_size,
+    )
+
+
+def stage_sampler(settings: GenerationSettings, producer: Any, model: Any, tokenizer: Any) -> Any | None:
+    """What this rank samples with before and beside training (filter, calibration, RSA refresh):
+    the stage's engine actors on their owner (None on the other ranks), else the policy in-process."""
+    if settings.backend == "trainer":
+        return in_process_engine(settings, model, tokenizer)
+    if producer is None:
+        return None
+    from cascade.generation.actors import ActorPoolEngine
+
+    return ActorPoolEngine(producer.actors)
+
+
 def build_rollout(settings: GenerationSettings, model: Any, tokenizer: Any, stream: Any, group_size: int,
                   router_replay: bool, reward_funcs: list[Any] | None = None, pool: Any = None,
-                  owner: bool | None = None) -> tuple[Any, list[Any], list[Any]]:
+                  producer: Any = None, owner: bool | None = None) -> tuple[Any, list[Any], list[Any]]:
     """``(rollout_func, callbacks, reward_funcs)`` for a stage whose backend is not ``trainer``.
 
-    ``owner`` (default: rank 0) starts the engines; on a multi-worker stage the other ranks get a
-    rollout that receives their rows from it. Router replay needs routes from the engine: a backend
-    that cannot return them fails here, at stage start, instead of training without replay. With
-    ``verify_in_pipeline`` the ``task`` reward is swapped (on every rank) for one that reads the
-    pipeline's verdicts.
+    ``owner`` (default: rank 0) holds the engines: ``producer`` if already started, else started
+    here; on a multi-worker stage the other ranks get a rollout that receives their rows from it.
+    Router replay needs routes from the engine: a backend that cannot return them fails here, at
+    stage start, instead of training without replay. With ``verify_in_pipeline`` the ``task``
+    reward is swapped (on every rank) for one that reads the pipeline's verdicts.
     """
     from cascade.distributed import is_main
 
@@ -69,22 +95,20 @@ def build_rollout(settings: GenerationSettings, model: Any, tokenizer: Any, stre
     from cascade.generation.rollout import EngineRollout
     from cascade.generation.weights import WeightSyncCallback
 
-    producer = _start_producer(settings, model, tokenizer, stream, group_size, router_replay, pool) if owner else None
+    if owner:
+        producer = producer or start_engines(settings, model, tokenizer, stream)
+        _prepare_producer(producer, settings, tokenizer, group_size, router_replay, pool)
+    else:
+        producer = None
     return EngineRollout(producer, settings.max_staleness, settings.backend), [WeightSyncCallback(producer, settings.sync_every)], reward_funcs
 
 
-def _start_producer(settings: GenerationSettings, model: Any, tokenizer: Any, stream: Any, group_size: int,
-                    router_replay: bool, pool: Any) -> Any:
-    """The engines and their buffer (rank 0 only); refuses router replay on engines without routes."""
+def _prepare_producer(producer: Any, settings: GenerationSettings, tokenizer: Any, group_size: int,
+                      router_replay: bool, pool: Any) -> None:
+    """Group size and pipeline scorer for training; refuses router replay on engines without routes."""
     import ray
 
-    from cascade.generation.producer import RolloutProducer
-    from cascade.generation.weights import policy_state_dict
-
-    producer = RolloutProducer(
-        actor_factory(settings, model, tokenizer), settings.workers, policy_state_dict(model), settings.max_staleness,
-        None, group_size, next_task=stream.next_task, buffer_size=settings.buffer_size,
-    )
+    producer.group_size = group_size
     if router_replay:
         infos = ray.get([a.info.remote() for a in producer.actors])
         if not all(i["returns_routes"] for i in infos):
@@ -95,4 +119,3 @@ def _start_producer(settings: GenerationSettings, model: Any, tokenizer: Any, st
         from cascade.generation.scoring import PipelineScorer
 
         producer.scorer = PipelineScorer(pool, tokenizer)
-    return producer
