@@ -26,6 +26,29 @@ def _policy(checkpoint: str) -> tuple[Any, Any]:
     return load_policy(PolicyConfig(), checkpoint)
 
 
+BackendOpt = Annotated[str, typer.Option(help="Generation engine: hf (in-process, CPU or GPU) or vllm (GPU, the vllm extra)")]
+
+
+def _engine(model: Any, tokenizer: Any, backend: str) -> Any:
+    """The rollout engine every inference command samples through; a bad or missing backend exits 2."""
+    from cascade.rsa import policy_engine
+
+    try:
+        return policy_engine(model, tokenizer, backend)
+    except ImportError as exc:
+        die(str(exc))
+
+
+def _check_backend(backend: str) -> None:
+    if backend not in ("hf", "vllm"):
+        die(f"--backend {backend!r}: choose hf or vllm")
+    if backend == "vllm":
+        import importlib.util
+
+        if importlib.util.find_spec("vllm") is None:
+            die("--backend vllm needs the vllm extra: pip install 'zaya-cascade[vllm]' (GPU only)")
+
+
 def _tasks(dataset: str, limit: int, options: dict[str, Any], seed: int = 0) -> list[Any]:
     from cascade.evaluate import load_tasks
     from envs import UnknownEnvironmentError
@@ -53,20 +76,22 @@ def rsa_cmd(
     final_aggregate: Annotated[bool, typer.Option(help="One last aggregation instead of the vote")] = False,
     option: OptionOpt = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object")] = False,
+    backend: BackendOpt = "hf",
 ) -> None:
     """Markovian RSA (report §VI-B) with CHECKPOINT: N rollouts, T rounds of aggregation over C tails, majority vote."""
-    from cascade.rsa import RSAConfig, engine_generate_fn, make_tail_fn, policy_engine, run_rsa_many
+    from cascade.rsa import RSAConfig, engine_generate_fn, make_tail_fn, run_rsa_many
     from verifiers.pool import LocalVerifierPool
 
     if (prompt is None) == (dataset is None):
         die("give exactly one of --prompt or --dataset")
+    _check_backend(backend)
     try:
         cfg = RSAConfig(n=n, c=c, t=t, budget=budget, tail=tail, seed=seed, final_aggregate=final_aggregate)
     except ValueError as exc:
         die(str(exc))
     tasks = _tasks(dataset, limit, parse_env_options(option)) if dataset is not None else None
     model, tokenizer = _policy(checkpoint)
-    generate, tail_fn = engine_generate_fn(policy_engine(model, tokenizer), tokenizer, seed), make_tail_fn(tokenizer)
+    generate, tail_fn = engine_generate_fn(_engine(model, tokenizer, backend), tokenizer, seed), make_tail_fn(tokenizer)
     problems = [prompt] if tasks is None else [task.prompt for task in tasks]
     results = [r.to_dict() for r in run_rsa_many(model, tokenizer, problems, cfg, generate, tail_fn=tail_fn)]
     out: dict[str, Any] = {"config": cfg.__dict__, "results": results}
@@ -96,6 +121,7 @@ def rsa_rollouts(
     tail: int = 256,
     seed: int = 0,
     option: Annotated[list[str] | None, typer.Option("--option", "-o", help="ENV_ID:key=value (or key=value for every env)")] = None,
+    backend: BackendOpt = "hf",
 ) -> None:
     """Write candidate rollouts of CHECKPOINT for the rsa/aggregate co-training env."""
     from cascade.rsa import make_rollout_file
@@ -113,8 +139,9 @@ def rsa_rollouts(
             get_env(env_id, **options[env_id])
         except (UnknownEnvironmentError, ValueError, TypeError) as exc:
             die(f"--env {env_id}: {exc}")
+    _check_backend(backend)
     _policy(checkpoint)  # validates the path before the (slow) load inside
-    path = make_rollout_file(checkpoint, env, n, out, num_tasks, budget, tail, seed, options)
+    path = make_rollout_file(checkpoint, env, n, out, num_tasks, budget, tail, seed, options, backend=backend)
     print(path)
 
 
@@ -130,21 +157,23 @@ def eval_cmd(
     out: Annotated[Path | None, typer.Option(help="Write the results JSON here")] = None,
     suites_file: Annotated[Path | None, typer.Option(help="Default: configs/inference/eval_suites.yaml")] = None,
     seed: int = 0,
+    backend: BackendOpt = "hf",
 ) -> None:
     """pass@1 and pass@k (unbiased, from n samples) of CHECKPOINT on a held-out suite; --rsa adds RSA accuracy."""
     from cascade.evaluate import evaluate_suite, load_suite
-    from cascade.rsa import engine_generate_fn, make_tail_fn, policy_engine
+    from cascade.rsa import engine_generate_fn, make_tail_fn
     from verifiers.pool import LocalVerifierPool
 
     if k < 1 or (n is not None and n < 1) or (n_tasks is not None and n_tasks < 1):
         die("--k, --n and --n-tasks must be >= 1")
+    _check_backend(backend)
     try:
         spec = load_suite(suite, suites_file)
     except (KeyError, ValueError, TypeError, OSError) as exc:
         die(str(exc).strip("'\""))
     model, tokenizer = _policy(checkpoint)
     try:
-        result = evaluate_suite(spec, engine_generate_fn(policy_engine(model, tokenizer), tokenizer, seed), LocalVerifierPool(), k, n_tasks, n, rsa,
+        result = evaluate_suite(spec, engine_generate_fn(_engine(model, tokenizer, backend), tokenizer, seed), LocalVerifierPool(), k, n_tasks, n, rsa,
                                 make_tail_fn(tokenizer), max_new_tokens)
     except ValueError as exc:
         die(str(exc))

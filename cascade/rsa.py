@@ -142,12 +142,13 @@ def engine_generate_fn(engine: Any, tokenizer: Any, seed: int = 0, temperature: 
     return generate
 
 
-def policy_engine(model: Any, tokenizer: Any) -> Any:
-    """An in-process ``hf`` engine over ``model`` (the CLI's engine)."""
+def policy_engine(model: Any, tokenizer: Any, backend: str = "hf") -> Any:
+    """The engine eval and RSA sample ``model`` with: ``hf`` in this process (CPU or GPU), or ``vllm``
+    (GPU, the vllm extra), the backend a GPU config's stages train with."""
     from cascade.config import GenerationSettings
     from cascade.generation.setup import in_process_engine
 
-    return in_process_engine(GenerationSettings(), model, tokenizer)
+    return in_process_engine(GenerationSettings(backend=backend), model, tokenizer)
 
 
 def _round(index: int, prompts: list[Prompt], completions: list[str], tail_fn: TailFn, tau: int,
@@ -246,7 +247,7 @@ def write_rollouts(tasks: list[Any], generate_fn: GenerateFn, tail_fn: TailFn, n
 
 def make_rollout_file(checkpoint: str | Path, env_ids: list[str], n: int, out: str | Path, num_tasks: int = 8,
                       budget: int = 256, tail: int = 256, seed: int = 0,
-                      env_options: dict[str, dict[str, Any]] | None = None, difficulty: int = 0) -> Path:
+                      env_options: dict[str, dict[str, Any]] | None = None, difficulty: int = 0, backend: str = "hf") -> Path:
     """Candidates from a checkpoint's own rollouts, for ``rsa/aggregate`` (``rollouts_path``).
 
     A stage that wants on-policy candidates writes this from its starting checkpoint before
@@ -262,5 +263,5 @@ def make_rollout_file(checkpoint: str | Path, env_ids: list[str], n: int, out: s
     for env_id in env_ids:
         env = get_env(env_id, **(env_options or {}).get(env_id, {}))
         tasks += [env.sample(seed=seed * 100_003 + k, difficulty=difficulty) for k in range(num_tasks)]
-    generate = engine_generate_fn(policy_engine(model, tokenizer), tokenizer, seed)
+    generate = engine_generate_fn(policy_engine(model, tokenizer, backend), tokenizer, seed)
     return write_rollouts(tasks, generate, make_tail_fn(tokenizer), n, budget, tail, out, LocalVerifierPool())

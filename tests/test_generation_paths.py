@@ -64,6 +64,20 @@ def test_cli_eval_and_rsa_sample_through_the_engine(counting, tmp_path):
     assert _served(counting) == 4 + 4 + 2 and len((tmp_path / "r.jsonl").read_text().splitlines()) == 1
 
 
+@pytest.mark.parametrize("command", [["eval", "tiny", "--suite", "tiny"], ["rsa", "tiny", "--prompt", "1+1?"],
+                                     ["rsa-rollouts", "tiny", "--out", "r.jsonl", "--env", "arith/add"]])
+def test_inference_commands_name_their_backend_and_refuse_what_cannot_run(command):
+    import importlib.util
+
+    from cascade.cli import app
+
+    res = CliRunner().invoke(app, [*command, "--backend", "sglang"])
+    assert res.exit_code == 2 and "--backend 'sglang': choose hf or vllm" in res.output
+    if importlib.util.find_spec("vllm") is None:  # CPU machines: the optional extra is absent
+        res = CliRunner().invoke(app, [*command, "--backend", "vllm"])
+        assert res.exit_code == 2 and "needs the vllm extra" in res.output
+
+
 def test_the_pass_rate_filter_samples_through_the_engine(counting, tmp_path):
     from cascade.config import CascadeConfig
     from cascade.policy import build_tiny_policy
