@@ -30,7 +30,7 @@ demo: setup
 	$(VENV)/bin/cascade run configs/tiny.yaml
 
 test: setup
-	$(VENV)/bin/python -m pytest -q
+	$(VENV)/bin/python -m pytest -q --durations=15
 
 clean:
 	rm -rf runs .pytest_cache
