@@ -109,9 +109,14 @@ def test_muon_state_survives_save_and_resume(tmp_path):
     args = dict(save_strategy="steps", save_steps=1, adam_beta1=0.9)
     first = _trainer(_args(tmp_path, **args))
     first.train()
-    assert isinstance(first.optimizer.optimizer, MuonWithAdamW)
+    opt = first.optimizer.optimizer
+    assert isinstance(opt, MuonWithAdamW)
     saved = torch.load(tmp_path / "checkpoint-1" / "optimizer.pt", weights_only=True)
-    assert set(saved) == {"muon", "adamw"} and saved["muon"]["state"] and saved["adamw"]["state"]
+    # torch's flat format: groups Muon first, then AdamW's; state by parameter index
+    assert saved["param_groups"][0]["momentum"] == 0.0 and len(saved["param_groups"]) == len(opt.param_groups)
+    n_muon = len(saved["param_groups"][0]["params"])
+    assert {k for k, v in saved["state"].items() if "step" in v} == set(range(n_muon, len(saved["state"])))  # AdamW's
+    assert all("momentum_buffer" in saved["state"][k] for k in range(n_muon))
     assert json.loads((tmp_path / "checkpoint-1" / "trainer_state.json").read_text())["global_step"] == 1
 
     resumed = _trainer(_args(tmp_path, **args, max_steps=3))
@@ -119,8 +124,35 @@ def test_muon_state_survives_save_and_resume(tmp_path):
     assert resumed.state.global_step == 3
     after = torch.load(tmp_path / "checkpoint-3" / "optimizer.pt", weights_only=True)
     # AdamW counts steps in its state: 3 only if the two saved steps were loaded back (fresh state: 1)
-    assert {v["step"].item() for v in after["adamw"]["state"].values()} == {3.0}
-    assert after["muon"]["param_groups"][0]["momentum"] == 0.0 and after["muon"]["state"]
+    assert {v["step"].item() for v in after["state"].values() if "step" in v} == {3.0}
+    assert after["param_groups"][0]["momentum"] == 0.0 and len(after["state"]) == len(saved["state"])
+
+
+def test_state_dict_round_trip_keeps_one_set_of_groups(tmp_path):
+    """A loaded optimizer's inner states match the saved ones, and ``param_groups`` are the groups torch's
+    loading gave the inner optimizers, so the scheduler still sets the learning rate Muon and AdamW use."""
+    from transformers import get_scheduler
+
+    torch.manual_seed(0)
+    model, _ = build_tiny_policy()
+    _, _, opt = _steps(model, _args(tmp_path))
+    saved = opt.state_dict()
+    assert {"exp_avg", "exp_avg_sq", "step"} <= set(next(iter(opt.inner["adamw"].state.values())))
+    assert len(opt.state) == sum(len(o.state) for o in opt.inner.values())
+    assert len(opt.inner["muon"].state) == len(opt.inner["muon"].param_groups[0]["params"])  # looking up state adds none
+
+    fresh = build_muon_optimizer(model, _args(tmp_path), [n for n, p in model.named_parameters() if p.ndim >= 2])
+    fresh.load_state_dict(saved)
+    for name, inner in opt.inner.items():
+        for p, state in inner.state.items():
+            assert all(torch.equal(fresh.inner[name].state[p][k], v) for k, v in state.items()), name
+    sched = get_scheduler("linear", optimizer=fresh, num_warmup_steps=0, num_training_steps=4)
+    fresh.step()
+    sched.step()
+    assert {g["lr"] for inner in fresh.inner.values() for g in inner.param_groups} == {LR * 0.75}
+    nested = {name: inner.state_dict() for name, inner in opt.inner.items()}  # the format before the flat one
+    fresh.load_state_dict(nested)
+    assert fresh.inner["adamw"].state_dict()["state"].keys() == nested["adamw"]["state"].keys()
 
 
 def test_one_scheduler_drives_both_learning_rates(tmp_path):

@@ -42,7 +42,8 @@ CANNOT_APPLY = [
     ("router_replay", {**OFF_POLICY, "use_transformers_continuous_batching": True}, None, "router_replay", "continuous"),
     ("router_replay", {**OFF_POLICY, "router_replay": True}, "llama", "router_replay", "needs a ZAYA policy"),
     ("dppo", {}, None, "trust_region", "on-policy"),
-    ("optimizer", {**OFF_POLICY, "optimizer": "muon", "fsdp": "full_shard"}, None, "optimizer", "FSDP"),
+    ("optimizer", {**OFF_POLICY, "optimizer": "muon", "fsdp": "full_shard", "fsdp_config": {"version": 1}}, None,
+     "optimizer", "FSDP1 flattens them"),
     ("optimizer", {**OFF_POLICY, "optimizer": "muon", "optim": "adafactor"}, None, "optim", "would be ignored"),
 ]
 
@@ -96,6 +97,15 @@ def test_rows_follow_the_config(tmp_path):
     assert inactive_problems(rows, []) == []
 
 
+def test_muon_acts_under_fsdp2_not_fsdp1(tmp_path):
+    fsdp2 = recipe_in_effect(_args(tmp_path, optimizer="muon", fsdp=True, fsdp_config={"version": 2}), "zaya")["optimizer"]
+    assert fsdp2["active"] and "gathered whole once per step" in fsdp2["why"]
+    plain = recipe_in_effect(_args(tmp_path, optimizer="muon"), "zaya")["optimizer"]
+    assert plain["active"] and "FSDP" not in plain["why"]
+    fsdp1 = recipe_in_effect(_args(tmp_path, optimizer="muon", fsdp=True, fsdp_config={"version": 1}), "zaya")["optimizer"]
+    assert fsdp1["requested"] and not fsdp1["active"] and "FSDP1 flattens" in fsdp1["why"]
+
+
 def test_engine_rollouts_supply_dppo_reference_and_routes(tmp_path):
     args = _args(tmp_path, trust_region="dppo_binary_tv")  # on-policy schedule
     assert recipe_in_effect(args, "zaya")["dppo"]["active"] is False
@@ -121,8 +131,8 @@ def test_refill_under_several_processes_and_unknown_policy(tmp_path):
 # 8 FSDP2 trainers: router replay uses the engines' routed experts, DPPO their behaviour log-probs.
 REPORT_ON = {
     "verifiable": {"router_replay", "dppo", "advantage_estimator", "aggregation", "dynamic_sampling", "length_bonus",
-                   "degeneracy_gate"},
-    "behavioral_rl": {"router_replay", "advantage_estimator", "aggregation"},
+                   "degeneracy_gate", "optimizer"},
+    "behavioral_rl": {"router_replay", "advantage_estimator", "aggregation", "optimizer"},
 }
 
 
@@ -135,13 +145,13 @@ def test_zaya1_8b_runs_every_switch_the_report_uses(root):
         verifiable = stage.kind != "behavioral_rl"
         on = REPORT_ON["verifiable" if verifiable else "behavioral_rl"]
         assert {k for k, r in rows.items() if r["active"]} == on, stage.name
-        assert {k for k, r in rows.items() if r["requested"] and not r["active"]} == {"optimizer"}, stage.name
-        assert "FSDP" in rows["optimizer"]["why"], rows["optimizer"]
+        assert {k for k, r in rows.items() if r["requested"] and not r["active"]} == set(), stage.name
+        assert "FSDP2: each sharded matrix's update is gathered whole" in rows["optimizer"]["why"], rows["optimizer"]
         assert "vllm engines return" in rows["router_replay"]["why"]
         if verifiable:
             assert rows["dppo"]["reference"] == "behaviour log-probs returned by the vllm rollout engine" and rows["dppo"]["ratio_cap"] == 20.0
         assert rows["kl"]["beta"] == 0.0 and rows["aggregation"]["loss_type"] == ("grpo" if stage.kind == "behavioral_rl" else "dr_grpo")
-        assert rows["optimizer"]["optimizer"] == "muon"  # asked for; inactive under FSDP2 (above)
+        assert rows["optimizer"]["optimizer"] == "muon" and rows["optimizer"]["momentum"] == 0.0  # Muon under FSDP2
 
 
 def test_stage_start_log_shows_the_table_and_each_allowed_inactive_switch(tmp_path, caplog):

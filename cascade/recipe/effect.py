@@ -133,12 +133,25 @@ def _optimizer(args: Any) -> dict[str, Any]:
     if optim not in _TORCH_ADAMW:  # the AdamW half is torch.optim.AdamW; another `optim` would be ignored
         return _row(False, True, "optim", f"optim={optim} would be ignored: optimizer=muon uses torch AdamW beside Muon",
                     optimizer="muon")
-    sharded = bool(args.fsdp) or bool(args.deepspeed)
-    if sharded:
-        return _row(False, True, "optimizer", "Muon orthogonalises whole 2-D weights; FSDP / DeepSpeed shard them",
-                    optimizer="muon")
+    if args.deepspeed:
+        return _row(False, True, "optimizer", "Muon orthogonalises whole 2-D weights; DeepSpeed ZeRO flattens them into "
+                    "1-D partitions", optimizer="muon")
+    fsdp = _fsdp_version(args)
+    if fsdp == 1:
+        return _row(False, True, "optimizer", "Muon orthogonalises whole 2-D weights; FSDP1 flattens them into 1-D flat "
+                    "parameters (FSDP2, fsdp_config version 2, keeps them 2-D)", optimizer="muon")
+    how = ("; FSDP2: each sharded matrix's update is gathered whole once per step, orthogonalised on every rank, and "
+           "each rank applies its own shard" if fsdp == 2 else "")
     return _row(True, True, "optimizer", "Muon (momentum 0, match_rms_adamw LR) on 2-D weight matrices; AdamW on embeddings, "
-                "LM head, norms, biases and 3-D expert stacks (torch Muon is 2-D only)", optimizer="muon", momentum=0.0, adjust_lr_fn="match_rms_adamw")
+                f"LM head, norms, biases and 3-D expert stacks (torch Muon is 2-D only){how}", optimizer="muon",
+                momentum=0.0, adjust_lr_fn="match_rms_adamw")
+
+
+def _fsdp_version(args: Any) -> int | None:
+    """FSDP version the Trainer will use (transformers' default is 2), None without FSDP."""
+    if not args.fsdp:
+        return None
+    return int((args.fsdp_config or {}).get("version", 2))
 
 
 def recipe_in_effect(
