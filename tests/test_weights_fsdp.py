@@ -6,9 +6,16 @@ import os
 import socket
 from datetime import timedelta
 
-import pytest
+from types import SimpleNamespace
+
 import torch
+import torch.distributed as dist
 import torch.multiprocessing as mp
+from torch.distributed.device_mesh import init_device_mesh
+from torch.distributed.fsdp import fully_shard
+
+from cascade.generation.weights import WeightSyncCallback, is_sharded, policy_state_dict
+from cascade.policy import build_tiny_policy
 
 
 class _Producer:
@@ -20,14 +27,6 @@ class _Producer:
 
 
 def _rank(rank: int, port: int, results: dict) -> None:
-    import torch.distributed as dist
-    from torch.distributed.device_mesh import init_device_mesh
-    from torch.distributed.fsdp import fully_shard
-    from types import SimpleNamespace
-
-    from cascade.generation.weights import WeightSyncCallback, is_sharded, policy_state_dict
-    from cascade.policy import build_tiny_policy
-
     os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
     torch.set_num_threads(1)
     dist.init_process_group("gloo", rank=rank, world_size=2, timeout=timedelta(seconds=60))  # a missed gather fails, not hangs
@@ -55,7 +54,7 @@ def test_sharded_policy_is_gathered_whole_for_the_engines():
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     results = mp.Manager().dict()
-    mp.spawn(_rank, args=(port, results), nprocs=2)
+    mp.start_processes(_rank, args=(port, results), nprocs=2, start_method="fork")  # forked: no re-import of torch & co.
     assert results[0]["sharded"] and results[1]["sharded"]
     ((version, equal, same_keys),) = results[0]["pushed"]
     assert version == 3 and same_keys and equal and all(equal.values())

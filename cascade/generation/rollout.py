@@ -142,7 +142,7 @@ def _hand_routes_to_trainer(trainer: Any, completions: list[Completion]) -> None
     mult = trainer.pad_to_multiple_of
 
     def padded(parts: list[np.ndarray], value: float, side: str) -> torch.Tensor:
-        return pad([torch.from_numpy(p) for p in parts], padding_value=value, padding_side=side, pad_to_multiple_of=mult)
+        return pad([torch.tensor(p) for p in parts], padding_value=value, padding_side=side, pad_to_multiple_of=mult)
 
     heads = padded([c.routes[: len(c.prompt_ids)] for c in completions], -1, "left")
     tails = padded([c.routes[len(c.prompt_ids) :] for c in completions], -1, "right")
