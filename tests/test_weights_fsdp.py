@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import socket
 from datetime import timedelta
-
 from types import SimpleNamespace
 
 import torch
