@@ -8,18 +8,15 @@ shard instead of the whole matrix and must differ: the comparison can see a shar
 
 from __future__ import annotations
 
-import os
-import socket
-from datetime import timedelta
 from types import SimpleNamespace
 
 import torch
-import torch.multiprocessing as mp
 from torch.distributed.tensor import DTensor
 
 from cascade.policy import build_tiny_policy
 from cascade.recipe import muon
 from cascade.recipe.muon import MuonWithAdamW, build_muon_optimizer
+from gloo_ranks import run_ranks
 
 ARGS = SimpleNamespace(learning_rate=1e-2, weight_decay=0.1, adam_beta1=0.9, adam_beta2=0.999, adam_epsilon=1e-8)
 STEPS = 3
@@ -119,43 +116,29 @@ def _momentum_matches_torch(mesh) -> float:
     return (sharded.full_tensor() - whole).abs().max().item()
 
 
-def _rank(rank: int, port: int, results: dict) -> None:
-    import torch.distributed as dist
-    from torch.distributed.device_mesh import init_device_mesh
-
-    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
-    torch.set_num_threads(1)
-    dist.init_process_group("gloo", rank=rank, world_size=2, timeout=timedelta(seconds=60))
-    try:
-        mesh = init_device_mesh("cpu", (2,))
-        reference, _ = build_tiny_policy(seed=0)
-        _train(reference, _optimizer(reference))
-        out = {"momentum": _momentum_matches_torch(mesh)}
-        for variant in ("whole", "local"):
-            if variant == "local":
-                muon.orthogonalise_whole = _local_shard_only  # in this forked rank only
-            model, _ = build_tiny_policy(seed=0)
-            opt = _optimizer(model)
-            _shard_as_accelerate_does(model, opt, mesh)
-            out[f"{variant}_sharded"] = all(isinstance(p, DTensor) for o in opt.inner.values()
-                                            for g in o.param_groups for p in g["params"])
-            _train(model, opt)
-            out[variant] = _max_diffs(model, reference)
-            if variant == "whole":
-                muon_ids = {id(p) for p in opt.inner["muon"].param_groups[0]["params"]}
-                out["muon_names"] = [n for n, p in model.named_parameters() if id(p) in muon_ids]
-                out["round_trip"] = _state_round_trip(model, opt, rank)
-        results[rank] = out
-    finally:
-        dist.destroy_process_group()
+def _steps(rank: int, mesh) -> dict:
+    reference, _ = build_tiny_policy(seed=0)
+    _train(reference, _optimizer(reference))
+    out = {"momentum": _momentum_matches_torch(mesh)}
+    for variant in ("whole", "local"):
+        if variant == "local":
+            muon.orthogonalise_whole = _local_shard_only  # in this forked rank only
+        model, _ = build_tiny_policy(seed=0)
+        opt = _optimizer(model)
+        _shard_as_accelerate_does(model, opt, mesh)
+        out[f"{variant}_sharded"] = all(isinstance(p, DTensor) for o in opt.inner.values()
+                                        for g in o.param_groups for p in g["params"])
+        _train(model, opt)
+        out[variant] = _max_diffs(model, reference)
+        if variant == "whole":
+            muon_ids = {id(p) for p in opt.inner["muon"].param_groups[0]["params"]}
+            out["muon_names"] = [n for n, p in model.named_parameters() if id(p) in muon_ids]
+            out["round_trip"] = _state_round_trip(model, opt, rank)
+    return out
 
 
 def test_sharded_muon_steps_as_unsharded_muon():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    results = mp.Manager().dict()
-    mp.start_processes(_rank, args=(port, results), nprocs=2, start_method="fork")
+    results = run_ranks(_steps)
     for rank in (0, 1):
         r = results[rank]
         assert r["whole_sharded"] and r["local_sharded"], "accelerate's mapping reached both inner optimizers"
