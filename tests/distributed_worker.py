@@ -125,7 +125,7 @@ def engine_worker(config: dict[str, Any]) -> None:
             "lags": rollout.consumed_lags,
             "versions": rollout.consumed_versions,
             "prompt_ids": rollout.consumed_prompt_ids,
-            "logs": [{k: v for k, v in h.items() if k.startswith(("generation/", "dppo/"))} for h in logs],
+            "logs": [{k: v for k, v in h.items() if k.startswith(("generation/", "dppo/", "router/replay"))} for h in logs],
             "filter": filtered,
         }
         (out / f"{i}-rank{rank()}.json").write_text(json.dumps(result))

@@ -74,3 +74,8 @@ def test_two_workers_on_policy_each_get_their_own_prompts(ranks):
     # TRL gave each rank different prompts; each got its own completions back, not rank 0's
     assert r0["prompt_ids"] != r1["prompt_ids"]
     assert len({tuple(p) for p in r1["prompt_ids"]}) >= 2
+    # and its own rows' routes: on-policy, the trainer's forward replays the engine's experts where it
+    # would choose them itself (another row's routes would flip most tokens)
+    for r in (r0, r1):
+        assert all("router/replay_unaligned" not in h for h in r["logs"])
+        assert max(h["router/replay_flip_frac"] for h in r["logs"]) < 0.05, r["logs"]
