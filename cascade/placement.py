@@ -26,22 +26,22 @@ def worker_bundle(stage: StageConfig) -> dict[str, float]:
 
 
 def side_actors(cfg: CascadeConfig, stage: StageConfig) -> dict[str, float]:
-    """What every training worker's verifier/generator pools and reward-model actor reserve,
-    summed over the workers, plus the stage's rollout engines (rank 0's, one set per stage),
+    """What every training worker's verifier/generator pools reserve, summed over the workers,
+    plus the stage's one reward-model actor (shared by its workers) and rollout engines (rank 0's),
     all outside the worker bundles."""
     from cascade.config import RewardSpec
     from stages import get_stage_kind
 
-    cpus = cfg.ray.verifier_workers * cfg.ray.verifier_cpus + cfg.ray.generator_workers * cfg.ray.generator_cpus
+    n, gen = stage.resources.num_workers, stage.generation
+    cpus = n * (cfg.ray.verifier_workers * cfg.ray.verifier_cpus + cfg.ray.generator_workers * cfg.ray.generator_cpus)
     gpus = 0.0
     specs = stage.rewards if stage.rewards is not None else [RewardSpec(**r) for r in get_stage_kind(stage.kind).rewards]
     for spec in specs:
         if spec.name == "reward_model":
             cpus += float(spec.options.get("num_cpus", 0))
             gpus += float(spec.options.get("num_gpus", 0))
-    n, gen = stage.resources.num_workers, stage.generation
     engines = gen.workers if gen.backend != "trainer" else 0
-    return {"CPU": cpus * n + engines * gen.num_cpus, "GPU": gpus * n + engines * gen.num_gpus}
+    return {"CPU": cpus + engines * gen.num_cpus, "GPU": gpus + engines * gen.num_gpus}
 
 
 def _fits(node: dict[str, float], bundle: dict[str, float]) -> int:

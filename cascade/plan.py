@@ -97,7 +97,8 @@ def reward_model_placement(cfg: CascadeConfig, stage: StageConfig) -> str | None
             gpus, cpus = float(spec.options.get("num_gpus", 0)), float(spec.options.get("num_cpus", 0))
             n = stage.resources.num_workers
             path = spec.options.get("path", "tiny")
-            return f"{path}: {n} Ray actor(s), one per training worker, {{GPU: {gpus:g}, CPU: {cpus:g}}} each"
+            shared = f", shared by the {n} training workers" if n > 1 else ""
+            return f"{path}: 1 Ray actor of {{GPU: {gpus:g}, CPU: {cpus:g}}}{shared}"
     return None
 
 

@@ -112,6 +112,7 @@ def engine_worker(config: dict[str, Any]) -> None:
 
     torch.set_num_threads(1)
     out = Path(config["out"])
+    (out / f"rm-rank{rank()}.json").write_text(json.dumps(_score_with_shared_reward_model(config["rm_path"])))
     for i, run in enumerate(config["runs"]):
         settings = GenerationSettings(**run["generation"])
         trainer, rollout = config["make_trainer"](out / f"{i}-r{rank()}", settings, **run["trainer"])
@@ -150,3 +151,18 @@ def _filter_on_stage_engines(settings: Any, producer: Any, trainer: Any, path: P
 
     served = None if calls is None else ray.get(sampler.actors[0].info.remote())["calls"] - ray.get(calls)["calls"]
     return {"kept": len(kept), "stats": stats, "has_sampler": sampler is not None, "engine_calls": served}
+
+
+def _score_with_shared_reward_model(path: str) -> dict[str, Any]:
+    """Each rank scores through the stage's reward-model actor; the ranks must hold the same one."""
+    from cascade.distributed import barrier
+    from cascade.rm_reward import RewardModelReward
+    from verifiers.pool import LocalVerifierPool
+
+    reward = RewardModelReward(LocalVerifierPool(), 2, None, path=path)
+    prompts = [[{"role": "user", "content": "say hi"}]] * 2
+    scores = reward(prompts=prompts, completions=[[{"role": "assistant", "content": "hi"}]] * 2, task=["{}"] * 2)
+    actor = reward._server._actor_id.hex()
+    barrier()  # both ranks scored before either stops it
+    reward.close()
+    return {"actor": actor, "scores": scores}

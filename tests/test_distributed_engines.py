@@ -28,18 +28,22 @@ def ranks(ray_cluster, tmp_path_factory) -> list[list[dict]]:
     import distributed_worker
     import engine_helpers
 
+    from cascade.reward_model import build_tiny_reward_model, default_cache_dir
+
     for module in (distributed_worker, engine_helpers):
         ray.cloudpickle.register_pickle_by_value(module)
     out = tmp_path_factory.mktemp("engines")
+    rm_path = str(build_tiny_reward_model(default_cache_dir(0)))
     runs = [{"generation": {"backend": "hf", "num_cpus": 0, **r["generation"]},
              "trainer": {"per_device_train_batch_size": GROUP, "num_generations": GROUP, **r["trainer"]}} for r in RUNS]
     TorchTrainer(
         distributed_worker.engine_worker,
-        train_loop_config={"out": str(out), "make_trainer": engine_helpers.make_trainer, "runs": runs},
+        train_loop_config={"out": str(out), "make_trainer": engine_helpers.make_trainer, "runs": runs, "rm_path": rm_path},
         scaling_config=ScalingConfig(num_workers=2, resources_per_worker={"CPU": 1}),
         run_config=RunConfig(name="engines", storage_path=str(Path(out) / "ray")),
     ).fit()
-    return [[json.loads((out / f"{i}-rank{r}.json").read_text()) for r in range(2)] for i in range(len(RUNS))]
+    runs = [[json.loads((out / f"{i}-rank{r}.json").read_text()) for r in range(2)] for i in range(len(RUNS))]
+    return runs + [[json.loads((out / f"rm-rank{r}.json").read_text()) for r in range(2)]]
 
 
 def test_two_workers_share_rank0s_engines_with_bounded_staleness(ranks):
@@ -79,3 +83,9 @@ def test_two_workers_on_policy_each_get_their_own_prompts(ranks):
     for r in (r0, r1):
         assert all("router/replay_unaligned" not in h for h in r["logs"])
         assert max(h["router/replay_flip_frac"] for h in r["logs"]) < 0.05, r["logs"]
+
+
+def test_the_ranks_share_one_reward_model_actor(ranks):
+    r0, r1 = ranks[-1]
+    assert r0["actor"] == r1["actor"]  # one model for the stage, not one per rank
+    assert r0["scores"] == r1["scores"] and len(r0["scores"]) == 2

@@ -33,6 +33,7 @@ def test_zaya_plan_is_128_prompts_x_16_on_8_fsdp2_workers(root):
         assert s["generation"].startswith("vllm rollout engine: 16 Ray actor(s) of {GPU: 1, CPU: 2}")
         assert "shared by the 8 training workers" in s["generation"] and "max_staleness 2" in s["generation"]
     assert [s["reward_model"] is not None for s in stages] == [False] * 4 + [True] * 3
+    assert stages[4]["reward_model"].endswith("1 Ray actor of {GPU: 1, CPU: 0}, shared by the 8 training workers")
 
 
 def test_tiny_plan_and_a_worker_override(root):
@@ -84,6 +85,6 @@ def test_placement_names_what_the_cluster_lacks(root):
     problem = missing_resources(cfg, stage, [{"CPU": 96.0, "GPU": 8.0}] * 2)
     assert "reserve 16 GPU beyond the workers' 8" in problem and "missing 8 GPU" in problem
     assert missing_resources(cfg, stage, [{"CPU": 96.0, "GPU": 8.0}] * 3) is None
-    # a behavioral stage's reward model is one actor per worker: 8 more GPUs beside the engines'
+    # a behavioral stage's reward model is one actor shared by its 8 workers: 1 GPU beside the engines'
     problem = missing_resources(cfg, cfg.stages[4], [{"CPU": 96.0, "GPU": 8.0}] * 3)
-    assert "reserve 24 GPU beyond the workers' 8" in problem and "missing 8 GPU" in problem
+    assert "reserve 17 GPU beyond the workers' 8" in problem and "missing 1 GPU" in problem

@@ -95,11 +95,18 @@ class RewardModelServer:
 
 
 def start_reward_model_server(
-    path: str, batch_size: int = 16, num_gpus: float = 0, num_cpus: float = 0, **options: Any
+    path: str, batch_size: int = 16, num_gpus: float = 0, num_cpus: float = 0, shared_name: str | None = None,
+    **options: Any,
 ) -> Any:
-    """A ``RewardModelServer`` actor handle; on a GPU when ``num_gpus`` > 0 (Ray picks which)."""
+    """A ``RewardModelServer`` actor handle; on a GPU when ``num_gpus`` > 0 (Ray picks which).
+
+    ``shared_name``: one named actor for every caller that passes the same name (the first call
+    starts it, the others get its handle), so the ranks of a multi-worker stage share one model.
+    """
     import ray
 
     device = "cuda" if num_gpus > 0 else "cpu"
     actor = ray.remote(num_cpus=num_cpus, num_gpus=num_gpus, max_restarts=0)(RewardModelServer)
+    if shared_name is not None:
+        actor = actor.options(name=shared_name, get_if_exists=True)
     return actor.remote(path, batch_size=batch_size, device=device, **options)
