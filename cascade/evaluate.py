@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import importlib
 import json
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
 from math import comb
 from pathlib import Path
@@ -24,6 +25,7 @@ from envs.shipped import config_file
 SUITES_PATH = config_file("inference/eval_suites.yaml")
 _DATA_SUFFIXES = (".jsonl", ".json", ".parquet", ".csv")
 DRAWS_PER_TASK = 10
+RMFn = Callable[[list[Any], list[str], list[bool]], list[float]]  # (prompts, completions, correct) -> rewards
 
 
 def pass_at_k(n: int, c: int, k: int) -> float:
@@ -117,8 +119,10 @@ def load_tasks(source: str, limit: int, options: dict[str, Any] | None = None, s
 
 
 def evaluate_tasks(tasks: list[Task], generate_fn: GenerateFn, pool: Any, n: int, k: int, max_new_tokens: int,
-                   rsa: RSAConfig | None = None, tail_fn: TailFn | None = None) -> dict[str, Any]:
-    """pass@1 / pass@k over ``tasks`` (n samples each); with ``rsa``, RSA's accuracy too."""
+                   rsa: RSAConfig | None = None, tail_fn: TailFn | None = None,
+                   rm: RMFn | None = None) -> dict[str, Any]:
+    """pass@1 / pass@k over ``tasks`` (n samples each); with ``rsa``, RSA's accuracy too; with ``rm``
+    (``cascade.rm_reward.eval_rm_scorer``), ``rm_score``: the mean reward-model reward of the samples."""
     if k > n:
         raise ValueError(f"pass@{k} needs at least {k} samples per task, got n={n}")
     prompts = [t.prompt for t in tasks for _ in range(n)]
@@ -131,6 +135,8 @@ def evaluate_tasks(tasks: list[Task], generate_fn: GenerateFn, pool: Any, n: int
         "pass@1": _mean([pass_at_k(n, c, 1) for c in correct]),
         f"pass@{k}": _mean([pass_at_k(n, c, k) for c in correct]),
     }
+    if rm is not None:
+        out["rm_score"] = _mean(rm(prompts, completions, [v.correct for v in verdicts]))
     if rsa is not None:
         results = run_rsa_many(None, None, [t.prompt for t in tasks], rsa, generate_fn, tail_fn=tail_fn)
         rsa_verdicts = pool.verify([(t.verifier, r.completion, t.payload) for t, r in zip(tasks, results)])

@@ -4,7 +4,8 @@ Report stage 4: "If the completion fails the IF gate, its reward is set to zero;
 scored by the reward model." With ``gate: task`` each completion is first judged by its
 Task's own verifier (through the pool, feeding the curriculum like the ``task`` reward);
 failures get ``floor`` and only passes reach the reward model. Without a gate every
-completion is scored. ``normalize: sigmoid`` maps scores into (0, 1).
+completion is scored. ``normalize: sigmoid`` maps scores into (0, 1). The model runs in one Ray
+actor per stage: the ranks of a multi-worker stage share it (at 8B, one GPU instead of one per rank).
 
 Options: ``path`` (checkpoint dir or hub id; ``tiny`` builds the CI model into a cache),
 ``gate`` (null | task), ``floor`` (0.0), ``batch_size`` (16), ``num_gpus`` (0),
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 import logging
 import math
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -48,6 +50,13 @@ def check_options(options: dict[str, Any]) -> list[tuple[str, str]]:
     return problems
 
 
+def _require_valid(options: dict[str, Any]) -> None:
+    problems = check_options(options)
+    if problems:
+        key, msg = problems[0]
+        raise ValueError(f"reward_model: options.{key}: {msg}")
+
+
 def apply_gate(scores: list[float | None], passed: list[bool], floor: float, normalize: str | None) -> list[float]:
     """Final rewards: ``floor`` where the gate failed (or no score came back), else the (normalised) score."""
     out = []
@@ -57,6 +66,18 @@ def apply_gate(scores: list[float | None], passed: list[bool], floor: float, nor
         else:
             out.append(1.0 / (1.0 + math.exp(-score)) if normalize == "sigmoid" else float(score))
     return out
+
+
+def score_passed(
+    score: Callable[[list[tuple[Any, str]]], list[Any]], prompts: list[Any], texts: list[str], passed: list[bool]
+) -> list[float | None]:
+    """Reward-model scores of the completions that passed the gate, None for the rest (never scored)."""
+    keep = [i for i, ok in enumerate(passed) if ok]
+    scores: list[float | None] = [None] * len(texts)
+    if keep:
+        for i, s in zip(keep, score([(prompts[i], texts[i]) for i in keep])):
+            scores[i] = s
+    return scores
 
 
 def resolve_path(path: str, seed: int = 0) -> str:
@@ -73,16 +94,47 @@ def resolve_path(path: str, seed: int = 0) -> str:
     return str(build_tiny_reward_model(seed=seed))
 
 
+def eval_rm_scorer(options: dict[str, Any]) -> Callable[[list[Any], list[str], list[bool]], list[float]]:
+    """The reward as training computes it, for an eval: ``(prompts, texts, verdicts correct) -> rewards``.
+
+    Same gate (an eval already has the task verdicts, so they are the gate), floor and
+    normalisation as ``RewardModelReward``; the model runs in this process, beside the policy
+    being scored, which holds no Ray resources an actor could wait on.
+    """
+    _require_valid(options)
+    from verifiers.reward_model import RewardModelScorer
+
+    path = resolve_path(str(options.get("path", "tiny")), int(options.get("seed", 0)))
+    scorer = RewardModelScorer(path, int(options.get("batch_size", 16)), max_length=options.get("max_length"))
+    gated = options.get("gate") == "task"
+
+    def score(prompts: list[Any], texts: list[str], correct: list[bool]) -> list[float]:
+        passed = list(correct) if gated else [True] * len(texts)
+        scores = score_passed(scorer.score, prompts, texts, passed)
+        return apply_gate(scores, passed, float(options.get("floor", 0.0)), options.get("normalize"))
+
+    return score
+
+
+def shared_server_name(name: str) -> str | None:
+    """The reward-model actor's name on a multi-worker stage, alike on every rank and unique to the
+    stage job (its process group's rendezvous address), so the ranks share one model; None alone."""
+    import os
+
+    from cascade.distributed import world_size
+
+    if world_size() == 1:
+        return None
+    return f"cascade-rm:{os.environ.get('MASTER_ADDR', '')}:{os.environ.get('MASTER_PORT', '')}:{name}"
+
+
 class RewardModelReward:
     """TRL reward function: gate, then reward-model score; runs the model in a Ray actor when Ray is up."""
 
     def __init__(
         self, pool: Any, group_size: int, stream: TaskStream | None = None, name: str = "reward_model", **options: Any
     ) -> None:
-        problems = check_options(options)
-        if problems:
-            key, msg = problems[0]
-            raise ValueError(f"reward_model: options.{key}: {msg}")
+        _require_valid(options)
         self.__name__ = name
         self.seed = int(options.get("seed", 0))
         self.path = resolve_path(str(options.get("path", "tiny")), self.seed)  # build "tiny" now, not mid-step
@@ -107,18 +159,14 @@ class RewardModelReward:
             passed = [v.correct for v in self.gate.last_verdicts]
         else:
             passed = [True] * len(completions)
-        keep = [i for i, ok in enumerate(passed) if ok]
         texts = [completion_text(c) for c in completions]
-        scores: list[float | None] = [None] * len(completions)
-        if keep:
-            for i, s in zip(keep, self._score([(prompts[i], texts[i]) for i in keep], log_metric)):
-                scores[i] = s
+        scores = score_passed(lambda pairs: self._score(pairs, log_metric), prompts, texts, passed)
         rewards = apply_gate(scores, passed, self.floor, self.normalize)
         if log_metric is not None and completions:
             scored = [s for s in scores if s is not None]
             if scored:
                 log_metric("rm/score_mean", sum(scored) / len(scored))
-            log_metric("rm/gated_frac", 1.0 - len(keep) / len(completions))
+            log_metric("rm/gated_frac", 1.0 - sum(passed) / len(completions))
         return rewards
 
     def _score(self, pairs: list[tuple[Any, str]], log_metric: Any) -> list[float | None]:
@@ -153,7 +201,7 @@ class RewardModelReward:
         if self._server is None:
             from verifiers.reward_model import start_reward_model_server
 
-            self._server = start_reward_model_server(self.path, **self.server_options)
+            self._server = start_reward_model_server(self.path, shared_name=shared_server_name(self.__name__), **self.server_options)
         return ray.get(self._server.score.remote(pairs), timeout=self.timeout_s)
 
     def close(self) -> None:

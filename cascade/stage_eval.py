@@ -16,9 +16,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from cascade.config import CascadeConfig, ConfigError, StageConfig
+from cascade.config import CascadeConfig, ConfigError, RewardSpec, StageConfig
 from cascade.eval_config import EvalEnvSpec, EvalSpec
-from cascade.evaluate import evaluate_tasks
+from cascade.evaluate import RMFn, evaluate_tasks
 from cascade.manifest import write_json_atomic
 from envs import Task, get_env
 from envs.curriculum.sampling import select_env_ids
@@ -36,10 +36,13 @@ class EvalPlan:
     spec: EvalSpec
     envs: tuple[EvalEnvSpec, ...]
     split: HeldOutSplit
+    reward_model: dict[str, Any] | None = None  # options of the stage's reward_model reward: also scored by it
 
     def fingerprint(self) -> str:
         data = {"spec": self.spec.model_dump(mode="json"), "envs": [e.model_dump(mode="json") for e in self.envs],
                 "split": [self.split.fraction, self.split.salt]}
+        if self.reward_model is not None:  # absent otherwise: evals without one keep their cached results
+            data["reward_model"] = self.reward_model
         return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:16]
 
 
@@ -100,7 +103,15 @@ def resolve_eval(cfg: CascadeConfig, stage: StageConfig) -> EvalPlan | None:
     envs += [e if e.heldout is not None else e.model_copy(update={"heldout": spec.heldout}) for e in spec.envs]
     if not envs:
         raise ConfigError(f"stage {stage.name!r}: its eval lists no environments (set train_envs: true or envs)")
-    return EvalPlan(stage.name, spec, tuple(envs), run_split(cfg))
+    return EvalPlan(stage.name, spec, tuple(envs), run_split(cfg), _reward_model_options(stage))
+
+
+def _reward_model_options(stage: StageConfig) -> dict[str, Any] | None:
+    """The options of the stage's (first) ``reward_model`` reward: what trains it judges its eval too."""
+    from stages import get_stage_kind
+
+    specs = stage.rewards if stage.rewards is not None else [RewardSpec(**r) for r in get_stage_kind(stage.kind).rewards]
+    return next((dict(r.options) for r in specs if r.name == "reward_model"), None)
 
 
 def check_evals(cfg: CascadeConfig, source: str) -> None:
@@ -146,12 +157,12 @@ def _draw_eval_tasks(plan: EvalPlan) -> dict[str, list[Task]]:
     return out
 
 
-def score(plan: EvalPlan, generate_fn: Any, pool: Any) -> dict[str, Any]:
-    """pass@1 / pass@k of one policy (behind ``generate_fn``) on the plan's tasks."""
+def score(plan: EvalPlan, generate_fn: Any, pool: Any, rm: RMFn | None = None) -> dict[str, Any]:
+    """pass@1 / pass@k of one policy (behind ``generate_fn``) on the plan's tasks; ``rm_score`` with ``rm``."""
     spec = plan.spec
-    rows = {label: evaluate_tasks(tasks, generate_fn, pool, spec.n_samples, spec.k, spec.max_new_tokens)
+    rows = {label: evaluate_tasks(tasks, generate_fn, pool, spec.n_samples, spec.k, spec.max_new_tokens, rm=rm)
             for label, tasks in eval_tasks(plan).items()}
-    metrics = ["pass@1"] + ([f"pass@{spec.k}"] if spec.k > 1 else [])
+    metrics = ["pass@1"] + ([f"pass@{spec.k}"] if spec.k > 1 else []) + (["rm_score"] if rm is not None else [])
     summary = {m: sum(r[m] for r in rows.values()) / len(rows) for m in metrics}
     envs = {label: {"tasks": r["tasks"], **{m: r[m] for m in metrics}} for label, r in rows.items()}
     return {"summary": summary, "envs": envs}
@@ -190,6 +201,7 @@ def evaluate_checkpoint(cfg: CascadeConfig, checkpoint: str | None, plans: list[
     import torch
 
     from cascade.policy import load_policy
+    from cascade.rm_reward import eval_rm_scorer
     from cascade.rsa import engine_generate_fn, policy_engine
     from verifiers.pool import LocalVerifierPool
 
@@ -202,6 +214,7 @@ def evaluate_checkpoint(cfg: CascadeConfig, checkpoint: str | None, plans: list[
     out = {}
     for plan in plans:
         generate = engine_generate_fn(engine, tokenizer, seed=cfg.seed, temperature=plan.spec.temperature)
-        out[plan.stage] = score(plan, generate, pool)
+        rm = eval_rm_scorer(plan.reward_model) if plan.reward_model is not None else None
+        out[plan.stage] = score(plan, generate, pool, rm)
     pool.close()
     return out

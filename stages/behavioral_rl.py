@@ -4,7 +4,9 @@ Plain GRPO with std normalisation and no length reward, at the cascade's smalles
 The report's three sub-phases (RM-scored chat, simple IF, hard IF) are three stages of this
 kind in the YAML, each with its env mix and ``rewards: [{name: reward_model, options: {path,
 gate: task, normalize: sigmoid}}]`` (see configs/zaya1-8b.yaml). The default reward stays the
-checkers alone, because a reward model is a checkpoint the config has to name.
+checkers alone, because a reward model is a checkpoint the config has to name. The eval is
+scored by the checkers (pass@1) and, when the stage's rewards name a reward model, by that
+model too (``rm_score``, cascade/stage_eval.py).
 """
 
 from stages.base import StageKind, register_stage

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 from pathlib import Path
 
@@ -11,7 +12,7 @@ from cascade import eval_matrix
 from cascade.config import CascadeConfig, ConfigError, check_semantics
 from cascade.curricula import build_curriculum
 from cascade.driver import evaluate_stage
-from cascade.eval_matrix import cascade_matrix, max_forgetting, run_evals
+from cascade.eval_matrix import cascade_matrix, forgetting_by_suite, max_forgetting, run_evals
 from cascade.manifest import Manifest
 from cascade.stage_eval import check_evals, eval_tasks, resolve_eval, training_split
 from cascade.task_stream import TaskStream
@@ -148,3 +149,63 @@ def test_matrix_values_layout_and_forgetting(tmp_path, monkeypatch):
     assert matrix["values"]["a"] == {"initial": 0.1, "a": 0.5, "b": 0.4}
     assert matrix["values"]["b"] == {"initial": 0.05, "a": 0.25, "b": 0.2}
     assert max_forgetting(matrix) == pytest.approx(0.1)  # a's own 0.5 fell to 0.4 after b
+    assert forgetting_by_suite(matrix) == {"a": pytest.approx(0.1), "b": 0.0}  # b is last: nothing after it
+
+
+# ---------------------------------------------------------------- a stage trained by a reward model is scored by it
+
+
+class ReferenceOnEvenSeeds:
+    """Answers with the task's reference (it passes every checker) on even seeds, in capitals (fails) on odd."""
+
+    def __init__(self, tasks) -> None:
+        self.by_prompt = {t.prompt_text(): t for t in tasks}
+
+    def __call__(self, prompts, max_new_tokens):
+        from envs.rsa import user_text
+
+        tasks = [self.by_prompt[user_text(p)] for p in prompts]
+        return [t.reference if t.seed % 2 == 0 else t.reference.upper() + "!" for t in tasks]
+
+
+def _rm_cfg(tmp_path: Path, rm_path: str) -> CascadeConfig:
+    spec = {"train_envs": True, "n_tasks": 6, "max_new_tokens": 16}
+    envs = [{"id": "if/simple", "options": {"instruction_ids": ["change_case:english_lowercase"], "max_constraints": 1}}]
+    rm = {"name": "reward_model", "options": {"path": rm_path, "gate": "task", "normalize": "sigmoid"}}
+    return _cfg(tmp_path, [{"name": "rm", "kind": "behavioral_rl", "envs": envs, "rewards": [rm], "eval": spec},
+                           {"name": "checkers", "kind": "behavioral_rl", "envs": envs, "eval": spec}])
+
+
+def test_an_eval_is_scored_by_the_stages_reward_model_behind_the_same_gate(tmp_path):
+    from cascade.reward_model import build_tiny_reward_model, default_cache_dir
+    from cascade.rm_reward import eval_rm_scorer
+    from cascade.stage_eval import score
+    from verifiers.pool import LocalVerifierPool
+    from verifiers.reward_model import RewardModelScorer
+
+    rm_path = str(build_tiny_reward_model(default_cache_dir(0)))
+    cfg = _rm_cfg(tmp_path, rm_path)
+    plan, plain = resolve_eval(cfg, cfg.stage("rm")), resolve_eval(cfg, cfg.stage("checkers"))
+    assert plan.reward_model == {"path": rm_path, "gate": "task", "normalize": "sigmoid"}
+    assert plain.reward_model is None and plan.fingerprint() != plain.fingerprint()  # the cache tells them apart
+    tasks = [t for ts in eval_tasks(plan).values() for t in ts]
+    policy = ReferenceOnEvenSeeds(tasks)
+    result = score(plan, policy, LocalVerifierPool(), eval_rm_scorer(plan.reward_model))
+    passes = [t for t in tasks if t.seed % 2 == 0]
+    assert 0 < len(passes) < len(tasks)
+    raw = RewardModelScorer(rm_path).score([(t.prompt, t.reference) for t in passes])
+    expected = sum(1 / (1 + math.exp(-s)) for s in raw) / len(tasks)  # failures get the floor, 0
+    assert result["summary"]["rm_score"] == pytest.approx(expected, abs=1e-4)
+    assert result["summary"]["pass@1"] == pytest.approx(len(passes) / len(tasks))
+    assert "rm_score" not in score(plain, policy, LocalVerifierPool())["summary"]
+
+
+@pytest.mark.slow
+def test_a_checkpoints_eval_reports_rm_score_only_where_the_stage_has_a_reward_model(tmp_path):
+    from cascade.reward_model import build_tiny_reward_model, default_cache_dir
+    from cascade.stage_eval import evaluate_checkpoint
+
+    cfg = _rm_cfg(tmp_path, str(build_tiny_reward_model(default_cache_dir(0))))
+    before = evaluate_checkpoint(cfg, None, [resolve_eval(cfg, s) for s in cfg.stages])
+    assert 0.0 <= before["rm"]["summary"]["rm_score"] <= 1.0
+    assert set(before["checkers"]["summary"]) == {"pass@1"}
