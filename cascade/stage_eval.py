@@ -196,6 +196,12 @@ class EvalCache:
         write_json_atomic(self.path, self.data)
 
 
+def eval_backend(cfg: CascadeConfig) -> str:
+    """``vllm`` when the run's stages sample on vLLM (a GPU config), else ``hf``: evals sample on the
+    engine training samples on, so before/after numbers and rollouts come from the same sampler."""
+    return "vllm" if any(s.generation.backend == "vllm" for s in cfg.stages) else "hf"
+
+
 def evaluate_checkpoint(cfg: CascadeConfig, checkpoint: str | None, plans: list[EvalPlan]) -> dict[str, dict[str, Any]]:
     """Load one policy and score it on each plan (in this process); {stage: result}."""
     import torch
@@ -210,7 +216,7 @@ def evaluate_checkpoint(cfg: CascadeConfig, checkpoint: str | None, plans: list[
     if torch.cuda.is_available():
         model = model.to("cuda")
     pool = LocalVerifierPool()
-    engine = policy_engine(model, tokenizer)  # the project's one generation path
+    engine = policy_engine(model, tokenizer, eval_backend(cfg))  # the project's one generation path
     out = {}
     for plan in plans:
         generate = engine_generate_fn(engine, tokenizer, seed=cfg.seed, temperature=plan.spec.temperature)

@@ -209,3 +209,23 @@ def test_a_checkpoints_eval_reports_rm_score_only_where_the_stage_has_a_reward_m
     before = evaluate_checkpoint(cfg, None, [resolve_eval(cfg, s) for s in cfg.stages])
     assert 0.0 <= before["rm"]["summary"]["rm_score"] <= 1.0
     assert set(before["checkers"]["summary"]) == {"pass@1"}
+
+
+def test_evals_sample_on_the_engine_the_stages_train_with(tmp_path, monkeypatch):
+    import cascade.rsa
+    from cascade.stage_eval import eval_backend, evaluate_checkpoint
+
+    spec = {"train_envs": True, "n_tasks": 1, "max_new_tokens": 2}
+    stage = {"name": "rl", "kind": "reasoning_warmup", "envs": [{"id": "arith/add"}], "eval": spec}
+    hf = _cfg(tmp_path, [stage])
+    vllm = _cfg(tmp_path, [{**stage, "generation": {"backend": "vllm"}}])
+    assert (eval_backend(hf), eval_backend(vllm)) == ("hf", "vllm")
+    asked, real = [], cascade.rsa.policy_engine
+
+    def engine(model, tokenizer, backend="hf"):
+        asked.append(backend)
+        return real(model, tokenizer)  # sample on hf here: this machine has no vLLM
+
+    monkeypatch.setattr(cascade.rsa, "policy_engine", engine)
+    evaluate_checkpoint(vllm, None, [resolve_eval(vllm, vllm.stages[0])])
+    assert asked == ["vllm"]
