@@ -24,6 +24,7 @@ from cascade.generation.producer import RolloutProducer
 from cascade.recipe import CascadeGRPOTrainer
 
 PLACEHOLDER_ROW = {"prompt": [{"role": "user", "content": ""}], "task": "{}"}
+Parts = tuple[list[Completion], dict[str, list[Any]], list[int]]  # one rank's completions, extra fields, global lags
 
 
 class EngineRollout:
@@ -51,7 +52,7 @@ class EngineRollout:
             if self.producer.sampling is None:
                 self.producer.sampling = SamplingParams.from_trainer(trainer)
         if self.max_staleness == 0 or not trainer.model.training:  # eval samples its own prompts, on the last sync
-            parts = self._on_policy(trainer._tokenize_prompts(prompts)[0], trainer)
+            parts = self._on_policy(trainer._tokenize_prompts(prompts)[0], trainer, step)
         else:
             parts = self._buffered(len(prompts), trainer, step)
         completions, extra, lags = scatter_from_main(parts)
@@ -69,7 +70,7 @@ class EngineRollout:
             **extra,
         }
 
-    def _on_policy(self, prompt_ids: list[list[int]], trainer: Any) -> list[Parts] | None:
+    def _on_policy(self, prompt_ids: list[list[int]], trainer: Any, step: int) -> list[Parts] | None:
         """Every rank's own rows sampled now, on rank 0's engines (one rank: from the trainer's RNG stream)."""
         per_rank = all_gather_list([prompt_ids])
         if self.producer is None:
@@ -79,7 +80,6 @@ class EngineRollout:
         completions, rng_after = self.producer.generate_on_policy([p for part in per_rank for p in part], rng)
         if rng_after is not None:
             torch.set_rng_state(rng_after)
-        step = int(trainer.state.global_step)
         lags = [step - c.weight_version for c in completions]
         return [(completions[s], {}, lags) for s in rank_slices([len(p) for p in per_rank])]
 
@@ -113,8 +113,6 @@ class EngineRollout:
         if self.producer is not None:
             self.producer.close()
 
-
-Parts = tuple[list[Completion], dict[str, list[Any]], list[int]]  # one rank's completions, extra fields, global lags
 
 
 def rank_slices(sizes: list[int]) -> list[slice]:
