@@ -92,16 +92,19 @@ def cascade_matrix(cfg: CascadeConfig, manifest: Manifest, notify: Callable[[str
     return matrix
 
 
-def max_forgetting(matrix: dict[str, Any]) -> float:
-    """Largest drop of a stage's own metric, from right after it to any later checkpoint (0 if none)."""
-    worst = 0.0
+def forgetting_by_suite(matrix: dict[str, Any]) -> dict[str, float]:
+    """Per stage eval: the largest drop of its own metric, from right after the stage to any later checkpoint."""
+    out: dict[str, float] = {}
     labels = matrix["checkpoints"]
     for suite in matrix["suites"]:
         if suite not in labels:
             continue
         own = matrix["values"][suite][suite]
-        for later in labels[labels.index(suite) + 1 :]:
-            value = matrix["values"][suite].get(later)
-            if own is not None and value is not None:
-                worst = max(worst, own - value)
-    return worst
+        later = [matrix["values"][suite].get(label) for label in labels[labels.index(suite) + 1 :]]
+        out[suite] = max([own - v for v in later if own is not None and v is not None] + [0.0])
+    return out
+
+
+def max_forgetting(matrix: dict[str, Any]) -> float:
+    """Largest drop of a stage's own metric, from right after it to any later checkpoint (0 if none)."""
+    return max(forgetting_by_suite(matrix).values(), default=0.0)

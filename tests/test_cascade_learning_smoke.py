@@ -30,5 +30,6 @@ def test_smoke_run_reports_every_number(tmp_path):
     for entry in out["stages"].values():
         assert len(entry["deltas"]) == 1 and entry["ci95"][0] <= entry["ci95"][1]
         assert entry["deltas"][0] == pytest.approx(entry["after"][0] - entry["before"][0], abs=1e-4)
+        assert 0.0 <= entry["forgetting"][0] <= out["max_forgetting"]
     assert out["matrix"]["checkpoints"] == ["initial", "sft", *out["stages"]]
     assert 0.0 <= out["max_forgetting"] <= 1.0 and out["wall_s"] > 0
