@@ -1,8 +1,10 @@
-"""Forked CPU ranks joined by gloo, for tests of sharded (FSDP2 / DTensor) code without Ray Train.
+"""CPU ranks joined by gloo, for tests of sharded (FSDP2 / DTensor) code without Ray Train.
 
-Forked, not spawned: the children inherit torch and the project code already imported (a spawned
-rank re-imports them for ~15 s). One torch thread per rank; a 60 s collective timeout turns a rank
-that skips a collective into a failure instead of a hang.
+The ranks come from a fork server that has imported torch and the project code once (a spawned
+rank re-imports them for ~15 s each). Never a plain fork of the test process: once that process
+has driven a Ray Train job, a fork of it broke its Ray connection (later actor calls from pytest
+hung). ``body`` must be a module-level function (it is pickled by name). One torch thread per rank;
+a 60 s collective timeout turns a rank that skips a collective into a failure instead of a hang.
 """
 
 from __future__ import annotations
@@ -29,11 +31,17 @@ def _rank(rank: int, world: int, port: int, body: Callable[[int, DeviceMesh], An
         dist.destroy_process_group()
 
 
+PRELOAD = ["torch", "torch.distributed.fsdp", "transformers", "cascade.policy", "cascade.recipe"]
+
+
 def run_ranks(body: Callable[[int, DeviceMesh], Any], world: int = 2) -> dict[int, Any]:
-    """``body(rank, mesh)`` on ``world`` forked ranks; their (picklable) results by rank."""
+    """``body(rank, mesh)`` on ``world`` ranks forked from a clean fork server; results by rank."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    results = mp.Manager().dict()
-    mp.start_processes(_rank, args=(world, port, body, results), nprocs=world, start_method="fork")
-    return dict(results)
+    context = mp.get_context("forkserver")
+    context.set_forkserver_preload(PRELOAD)
+    with context.Manager() as manager:
+        results = manager.dict()
+        mp.start_processes(_rank, args=(world, port, body, results), nprocs=world, start_method="forkserver")
+        return dict(results)
