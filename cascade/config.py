@@ -184,6 +184,11 @@ class GenerationSettings(_Strict):
     gpu_memory_utilization: float = Field(0.5, gt=0, le=1)
     verify_in_pipeline: bool = False  # score finished groups while the trainer trains (needs max_staleness > 0)
 
+    @property
+    def has_engines(self) -> bool:
+        """Whether the stage samples through engine actors (rank 0's), not inside the trainer."""
+        return self.backend != "trainer"
+
     @model_validator(mode="after")
     def _consistent(self) -> "GenerationSettings":
         if self.backend == "trainer":  # compared with the defaults, so a dumped config re-validates

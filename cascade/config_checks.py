@@ -163,7 +163,7 @@ def _check_rsa_refresh(stage: StageConfig, kind: Any, loc: str, env_ids_: list[s
     if rsa.envs is not None and not rsa.envs or rsa.envs is None and set(env_ids_) == {"rsa/aggregate"}:
         yield f"{loc}.rsa.envs", "no base env to draw problems from"
     workers = stage.resources.num_workers
-    if stage.generation.backend == "trainer" and rsa.num_problems % workers:  # with engines rank 0 samples them all
+    if not stage.generation.has_engines and rsa.num_problems % workers:  # with engines rank 0 samples them all
         yield f"{loc}.rsa.num_problems", f"{rsa.num_problems} does not split evenly over {workers} workers (ranks sample in lockstep)"
 
 

@@ -40,7 +40,7 @@ def side_actors(cfg: CascadeConfig, stage: StageConfig) -> dict[str, float]:
         if spec.name == "reward_model":
             cpus += float(spec.options.get("num_cpus", 0))
             gpus += float(spec.options.get("num_gpus", 0))
-    engines = gen.workers if gen.backend != "trainer" else 0
+    engines = gen.workers if gen.has_engines else 0
     return {"CPU": cpus + engines * gen.num_cpus, "GPU": gpus + engines * gen.num_gpus}
 
 

@@ -107,7 +107,7 @@ def rsa_refresh_summary(stage: StageConfig) -> str | None:
     r = stage.rsa
     if r is None:
         return None
-    engines = stage.generation.backend != "trainer"
+    engines = stage.generation.has_engines
     workers = stage.resources.num_workers
     per_rank = f", {r.num_problems // workers} per worker" if workers > 1 and not engines else ""
     source = f"the stage's {stage.generation.backend} engines" if engines else "in-process hf engine"

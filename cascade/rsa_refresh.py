@@ -171,8 +171,7 @@ def start_refresh(stage: StageConfig, seed: int, stream: Any, specs: list[EnvSpe
     step = 0
     if resume is not None and (Path(resume) / "trainer_state.json").is_file():
         step = int(json.loads((Path(resume) / "trainer_state.json").read_text()).get("global_step", 0))
-    shared = stage.generation.backend != "trainer"
-    refresher = RSARefresher(stage.rsa, stream, specs, pool, tokenizer, stage_path, seed, engines, shared)
+    refresher = RSARefresher(stage.rsa, stream, specs, pool, tokenizer, stage_path, seed, engines, stage.generation.has_engines)
     if step == 0 or not _readable(refresher.path):  # a resumed stage keeps its last file until training begins
         refresher.refresh(model, step // stage.rsa.refresh_every, step)
     return refresher, RSARefreshCallback(refresher, resumed_step=step)

@@ -105,7 +105,7 @@ def _train_stage(cfg: CascadeConfig, stage_name: str, init_checkpoint: str | Non
     engines = None  # the stage's rollout engines (rank 0's RolloutProducer), when it has them
     try:
         if pool is not None:
-            if stage.generation.backend != "trainer" and is_main():
+            if stage.generation.has_engines and is_main():
                 engines = start_engines(stage.generation, model, tokenizer, stream)
             settings = calibration_settings(stage, kind)
             calibrate = settings is not None and curriculum is not None and resume is None

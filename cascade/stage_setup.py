@@ -87,8 +87,7 @@ def filter_stream(stage: StageConfig, path: Path, engine: Any, tokenizer: Any, s
     streams stay identical.
     """
     candidates = [stream.next_task() for _ in range(stage.filter.num_prompts)]
-    shared = stage.generation.backend != "trainer"
-    kept, stats = filter_by_pass_rate(engine, tokenizer, candidates, stage.filter, pool, path, shared=shared)
+    kept, stats = filter_by_pass_rate(engine, tokenizer, candidates, stage.filter, pool, path, shared=stage.generation.has_engines)
     if not kept:
         raise ValueError(
             f"stage {stage.name!r}: pass-rate filter kept no prompt of {len(candidates)} "

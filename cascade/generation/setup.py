@@ -61,7 +61,7 @@ def start_engines(settings: GenerationSettings, model: Any, tokenizer: Any, stre
 def stage_sampler(settings: GenerationSettings, producer: Any, model: Any, tokenizer: Any) -> Any | None:
     """What this rank samples with before and beside training (filter, calibration, RSA refresh):
     the stage's engine actors on their owner (None on the other ranks), else the policy in-process."""
-    if settings.backend == "trainer":
+    if not settings.has_engines:
         return in_process_engine(settings, model, tokenizer)
     if producer is None:
         return None
