@@ -74,7 +74,7 @@ def grpo_batch(args: Any, raw: dict[str, Any], world: int, where: str) -> dict[s
 
 def generation_placement(args: Any, stage: StageConfig) -> str:
     gen = stage.generation
-    if gen.backend != "trainer":
+    if gen.has_engines:
         workers = stage.resources.num_workers
         shared = f", shared by the {workers} training workers (rank 0 hands each its rows)" if workers > 1 else ""
         each = f"{{GPU: {gen.num_gpus:g}, CPU: {gen.num_cpus:g}}}" if gen.num_gpus else f"{{CPU: {gen.num_cpus:g}}}"

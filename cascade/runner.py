@@ -222,7 +222,7 @@ def _grpo_trainer(cfg, kind, stage, path, model, tokenizer, stream, resume, pool
     dataset = IterableDataset.from_generator(lambda: iter(stream))
     engine_kwargs: dict[str, Any] = {}
     trainer_cls: Any = CascadeGRPOTrainer
-    if stage.generation.backend != "trainer":  # --- rollout engines apart from training (cascade/generation)
+    if stage.generation.has_engines:  # --- rollout engines apart from training (cascade/generation)
         from cascade.generation.rollout import PLACEHOLDER_ROW, EngineGRPOTrainer
         from cascade.generation.setup import build_rollout
 
