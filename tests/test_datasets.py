@@ -107,7 +107,7 @@ def test_shipped_sets_are_small_and_their_references_verify() -> None:
     from verifiers.math import MathVerifier
 
     v = MathVerifier(timeout_s=10)
-    for name in ("tiny_arith", "competition_sample"):
+    for name in ("tiny_arith", "tiny_sums", "competition_sample"):
         path = ROOT / "data" / "math" / f"{name}.jsonl"
         assert path.stat().st_size < 30_000
         env = get_env(f"data/{name}")
