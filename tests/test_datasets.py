@@ -114,6 +114,9 @@ def test_shipped_sets_are_small_and_their_references_verify() -> None:
         for row in env.rows:
             task = env.task(row)
             assert v.verify(task.reference, task.payload).correct, row
+    # tiny-learn's math_code target: arith/add's question, in chat form like arith/add's prompts
+    sums = get_env("data/tiny_sums").sample(seed=7)
+    assert sums.prompt[0]["role"] == "user" and sums.prompt[0]["content"].startswith("What is ")
 
 
 class _Const(Environment):

@@ -131,8 +131,8 @@ register_env("data/tiny_arith", source="datasets", max_difficulty=2, description
              options_from=DatasetEnvironment)(
     _preset("tiny_arith.jsonl", columns={"difficulty": "difficulty"})
 )
-# the arith/add prompt ("What is 3 + 4?") as a math row in chat form with a boxed answer: a math-verify
-# target a tiny policy reaches by carrying its a + b skill to a new answer format (configs/tiny-learn.yaml)
+# the arith/add question ("What is 3 + 4?") as a math row in chat form asking for a boxed answer: a
+# math-verify target a tiny policy reaches by carrying its a + b over to a new prompt (configs/tiny-learn.yaml)
 register_env("data/tiny_sums", source="datasets", description="a + b for a, b in 0..19 as math rows (boxed answers)",
              options_from=DatasetEnvironment)(
     _preset("tiny_sums.jsonl", chat=True)
