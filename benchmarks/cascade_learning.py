@@ -69,9 +69,9 @@ def run_seed(config: Path, seed: int, run_dir: Path, overrides: list[str]) -> di
 def run_seeds(config: Path, seeds: list[int], root: Path, overrides: list[str], jobs: int) -> list[dict[str, Any]]:
     """Each seed in a fresh spawned process, ``jobs`` at a time. A tiny stage trains on one thread
     (resources.worker_cpus) and waits on its evals and verifier, so one seed leaves a 2-core box
-    half idle: tiny-learn's 3 seeds took 868 s one after another and 542 s all at once, with the
-    same numbers (each run is deterministic in its seed). Spawned, never forked: a forked child
-    would share its parent's Ray connection."""
+    half idle: tiny-learn's 3 seeds (its previous config) took 868 s one after another and 542 s
+    at once, with the same numbers (each run is deterministic in its seed). Spawned, never
+    forked: a forked child would share its parent's Ray connection."""
     ctx = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(max_workers=max(1, jobs), mp_context=ctx) as pool:
         futures = [pool.submit(run_seed, config, seed, root / f"seed{seed}", overrides) for seed in seeds]
