@@ -182,6 +182,10 @@ def _check_curriculum(stage: StageConfig, kind: Any, loc: str, env_ids_: list[st
         yield f"{loc}.curriculum.options", str(exc)
     if spec.calibrate is not None and kind.trainer == "sft":
         yield f"{loc}.curriculum.calibrate", "calibration measures pass rates with a verifier pool; an sft stage has none"
+    for env_loc, env in _stage_envs(stage, kind, loc):
+        if env.difficulty != 0:  # the controller picks every draw's difficulty: a fixed one would be ignored
+            yield (f"{env_loc}.difficulty", f"the {spec.kind} curriculum sets difficulties; use "
+                   f"{loc}.curriculum.options.initial_difficulty or bounds")
 
 
 def config_problems(cfg: CascadeConfig) -> Iterator[Problem]:

@@ -10,7 +10,7 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from cascade.config import StageConfig
+from cascade.config import EnvSpec, StageConfig
 from cascade.curriculum_config import CalibrateSettings, curriculum_kwargs, parse_curriculum
 from envs import Task
 from stages import StageKind
@@ -23,13 +23,15 @@ def curriculum_spec(stage: StageConfig, kind: StageKind) -> Any:
     return stage.curriculum if stage.curriculum is not None else parse_curriculum(kind.curriculum)
 
 
-def build_curriculum(stage: StageConfig, kind: StageKind, env_ids: list[str]) -> Any | None:
+def build_curriculum(stage: StageConfig, kind: StageKind, specs: list[EnvSpec]) -> Any | None:
+    """The stage's adaptive curriculum over ``specs`` (their weights scale the draws), or None."""
     spec = curriculum_spec(stage, kind)
     if spec.kind == "fixed":
         return None
     from envs.curriculum import make_curriculum
 
-    return make_curriculum(spec.kind, env_ids, **curriculum_kwargs(spec))
+    weights = {s.id: s.weight for s in specs}
+    return make_curriculum(spec.kind, [s.id for s in specs], env_weights=weights, **curriculum_kwargs(spec))
 
 
 def calibration_settings(stage: StageConfig, kind: StageKind) -> CalibrateSettings | None:

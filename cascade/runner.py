@@ -91,7 +91,7 @@ def _train_stage(cfg: CascadeConfig, stage_name: str, init_checkpoint: str | Non
     model = place_model(model, stage)
     specs = refreshed_specs(stage, env_specs(kind, stage), path)  # rsa/aggregate -> the refreshed file, if any
     generator = generator_pool(cfg, specs)
-    curriculum = build_curriculum(stage, kind, [s.id for s in specs])
+    curriculum = build_curriculum(stage, kind, specs)
     stream = TaskStream(specs, seed=cfg.seed, curriculum=curriculum, generator=generator, heldout=training_split(cfg))
     resume = last_complete_checkpoint(path / "checkpoints")
     extra: dict[str, Any] = {}

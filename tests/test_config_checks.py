@@ -73,6 +73,8 @@ CASES = [
     (rl(curriculum={"kind": "zaya", "calibrate": {"rounds": 0}}), "stages[1].curriculum.calibrate.rounds: Input should be greater"),
     (rl(curriculum={"kind": "zaya", "calibrate": {"lo": 5, "hi": 2}}), "stages[1].curriculum.calibrate: Value error, lo (5) must not"),
     (rl(curriculum={"kind": "fixed", "calibrate": {}}), "stages[1].curriculum.calibrate: Extra inputs are not permitted"),
+    (rl(curriculum={"kind": "zaya"}, envs=[{"id": "arith/add", "difficulty": 2}]),
+     "stages[1].envs[0].difficulty: the zaya curriculum sets difficulties; use stages[1].curriculum.options.initial_difficulty"),
 ]
 
 

@@ -117,6 +117,21 @@ def test_least_sampled_weighting_prefers_rare_envs_and_balances():
     assert max(counts) - min(counts) <= 15
 
 
+def test_env_weights_scale_the_draws_in_both_modes():
+    weights = {"rlve/A": 3.0, "rlve/B": 1.0}
+    cur = make_curriculum("zaya", ["rlve/A", "rlve/B"], env_weights=weights, bounds={})
+    rng = random.Random(0)
+    drawn = Counter(cur.next_task_spec(rng)[0] for _ in range(4000))
+    assert drawn["rlve/A"] / 4000 == pytest.approx(0.75, abs=0.03)
+    least = make_curriculum("zaya", ["rlve/A", "rlve/B"], env_weights=weights, sampling="least_sampled", bounds={})
+    least.sampler.counts.update({"rlve/A": 10, "rlve/B": 10})
+    assert least.sampler.weights() == [3.0, 1.0], "equal counts: only the base weights differ"
+    least.sampler.counts["rlve/A"] = 12
+    assert least.sampler.weights() == [pytest.approx(1.0), 1.0], "3 x (1 + 2)^-1"
+    with pytest.raises(ValueError, match="weights must be > 0"):
+        make_curriculum("zaya", ["rlve/A"], env_weights={"rlve/A": 0.0}, bounds={})
+
+
 def test_next_task_spec_is_deterministic_in_rng():
     a = make_curriculum("rlve", ENVS, initial_difficulty=5, bounds=BOUNDS)
     b = make_curriculum("rlve", ENVS, initial_difficulty=5, bounds=BOUNDS)

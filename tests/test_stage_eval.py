@@ -55,7 +55,7 @@ def test_training_never_draws_a_task_of_the_default_eval(tmp_path, kind):
     from cascade.runner import env_specs
 
     specs = env_specs(k, s)
-    stream = TaskStream(specs, seed=0, curriculum=build_curriculum(s, k, [e.id for e in specs]), heldout=split)
+    stream = TaskStream(specs, seed=0, curriculum=build_curriculum(s, k, specs), heldout=split)
     trained = [stream.next_task() for _ in range(draws)]
     assert {heldout_key(t) for t in trained}.isdisjoint({heldout_key(t) for t in evals})
     assert stream.heldout_rejected > 0  # the split really removed tasks from training

@@ -33,6 +33,20 @@ def test_globs_expand_to_registered_envs_sharing_the_weight():
         expand_env_specs([EnvSpec(id="nothing/*")])
 
 
+def test_a_curriculum_stage_draws_by_its_env_weights():
+    """The weights a stage gives its envs hold under a curriculum too (they were once dropped)."""
+    from cascade.config import StageConfig
+    from cascade.curricula import build_curriculum
+    from stages import get_stage_kind
+
+    stage = StageConfig.model_validate({"name": "c", "kind": "rlve_curriculum", "curriculum": {"kind": "zaya"},
+                                        "envs": [{"id": "arith/add"}, {"id": "arith/mul", "weight": 3}]})
+    curriculum = build_curriculum(stage, get_stage_kind("rlve_curriculum"), list(stage.envs))
+    stream = TaskStream(list(stage.envs), seed=2, curriculum=curriculum)
+    share = Counter(stream.next_task().env_id for _ in range(800))["arith/mul"] / 800
+    assert 0.69 < share < 0.81
+
+
 class _Flaky(Environment):
     def sample(self, seed, difficulty=0):
         if seed % 2:

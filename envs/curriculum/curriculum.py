@@ -41,11 +41,12 @@ class Curriculum:
         sampling: str = "uniform",
         least_sampled_power: float = 1.0,
         correct_threshold: float = 1.0,
+        env_weights: dict[str, float] | None = None,
     ) -> None:
         self.controller = controller
         self.env_ids = list(env_ids)
         self.held_out = list(held_out)
-        self.sampler = EnvSampler(self.env_ids, sampling, least_sampled_power)
+        self.sampler = EnvSampler(self.env_ids, sampling, least_sampled_power, env_weights)
         self.correct_threshold = float(correct_threshold)
         self.stats: dict[str, dict[str, int]] = {}
         self.groups = 0
@@ -125,8 +126,12 @@ def _registry_bounds(env_ids: Sequence[str]) -> dict[str, Bounds]:
     return {i.env_id: (i.min_difficulty, i.max_difficulty) for i in list_envs() if i.env_id in wanted}
 
 
-def make_curriculum(kind: str, env_ids: Sequence[str], **options: Any) -> Curriculum:
+def make_curriculum(
+    kind: str, env_ids: Sequence[str], env_weights: dict[str, float] | None = None, **options: Any
+) -> Curriculum:
     """Build a curriculum by controller name ("rlve" or "zaya") from YAML options.
+
+    ``env_weights`` (the stage's env ``weight``s, default 1) scale how often each env is drawn.
 
     Options: initial_difficulty, include, exclude, held_out (glob lists), sampling
     ("uniform" | "least_sampled"), least_sampled_power, correct_threshold, bounds
@@ -152,6 +157,7 @@ def make_curriculum(kind: str, env_ids: Sequence[str], **options: Any) -> Curric
         sampling=opts.pop("sampling", opts.pop("env_sampling", "uniform")),
         least_sampled_power=float(opts.pop("least_sampled_power", 1.0)),
         correct_threshold=float(opts.pop("correct_threshold", 1.0)),
+        env_weights=env_weights,
     )
     if opts:
         raise ValueError(f"unknown {kind} curriculum options: {', '.join(sorted(opts))}")

@@ -38,21 +38,31 @@ def select_env_ids(
 
 
 class EnvSampler:
-    """Draws environment ids uniformly or weighted toward the least-sampled ones."""
+    """Draws environment ids by their base weights (the stage's env ``weight``), times the
+    least-sampled preference in ``least_sampled`` mode."""
 
-    def __init__(self, env_ids: Sequence[str], mode: str = "uniform", power: float = 1.0) -> None:
+    def __init__(
+        self,
+        env_ids: Sequence[str],
+        mode: str = "uniform",
+        power: float = 1.0,
+        base_weights: dict[str, float] | None = None,
+    ) -> None:
         if mode not in ("uniform", "least_sampled"):
             raise ValueError(f"sampling must be 'uniform' or 'least_sampled', not {mode!r}")
         self.env_ids = list(env_ids)
         self.mode = mode
         self.power = float(power)
+        self.base = {e: float((base_weights or {}).get(e, 1.0)) for e in self.env_ids}
+        if any(w <= 0 for w in self.base.values()):
+            raise ValueError(f"environment weights must be > 0, got {self.base}")
         self.counts: dict[str, int] = {e: 0 for e in self.env_ids}
 
     def weights(self) -> list[float]:
         if self.mode == "uniform":
-            return [1.0] * len(self.env_ids)
+            return [self.base[e] for e in self.env_ids]
         low = min(self.counts.values())
-        return [(1.0 + self.counts[e] - low) ** -self.power for e in self.env_ids]
+        return [self.base[e] * (1.0 + self.counts[e] - low) ** -self.power for e in self.env_ids]
 
     def sample(self, rng: random.Random) -> str:
         env_id = rng.choices(self.env_ids, weights=self.weights())[0]
