@@ -44,10 +44,10 @@ ENV = {"id": "arith/add", "difficulty": 0, "options": {"max_value": 19, "split":
 # Tuned on a 2-core CPU (see benchmarks/README.md); override any of it with --set key.path=value.
 # SFT: constant LR, because with TRL's linear decay the tiny model stalls on "always answer 10"
 # before it learns to attend to the operands. RL: the stage-1 recipe as shipped (MaxRL, DPPO,
-# dynamic sampling, router replay) at LR 3e-4 (1e-3 lets the first noisy Adam steps undo the
-# SFT), sampling at temperature 0.5 (at 1.0 the tiny model's samples are mostly noise: +11..17
-# points on unseen problems instead of +27); no length bonus, so the reward is exactly the
-# verifier's; no refills, which cost whole extra generations.
+# router replay) at LR 3e-4 (1e-3 lets the first noisy Adam steps undo the SFT), sampling at
+# temperature 0.5 (at 1.0 the tiny model's samples are mostly noise: +11..17 points on unseen
+# problems instead of +27); no length bonus, so the reward is exactly the verifier's; no dynamic
+# sampling: its refills cost whole extra generations, and without them it changes nothing here.
 BASE: dict[str, Any] = {
     "seed": 0,
     "policy": {"name_or_path": "tiny"},
@@ -76,7 +76,8 @@ BASE: dict[str, Any] = {
                 "max_completion_length": 8,
                 "temperature": 0.5,
                 "length_bonus_c": 0.0,
-                "dynamic_sampling_max_refills": 0,
+                # no refills: under dr_grpo and beta 0, masking zero-spread groups would change no gradient
+                "dynamic_sampling": False,
                 "allow_inactive": ["dppo"],  # one iteration per rollout: DPPO's mask has nothing to act on
             },
         },

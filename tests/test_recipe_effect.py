@@ -121,10 +121,29 @@ def test_refill_under_several_processes_and_unknown_policy(tmp_path):
     rows = recipe_in_effect(args, "zaya", num_processes=2)  # refill runs in lockstep on every rank
     assert rows["dynamic_sampling"]["active"] and rows["dynamic_sampling"]["refill"]
     assert "2 processes" in rows["dynamic_sampling"]["why"] and check_recipe_for_model(args, "zaya", num_processes=2) == []
-    masked = recipe_in_effect(_args(tmp_path, dynamic_sampling=True, dynamic_sampling_max_refills=0), "zaya", num_processes=2)
+    masked = recipe_in_effect(_args(tmp_path, dynamic_sampling=True, dynamic_sampling_max_refills=0, loss_type="dapo"),
+                              "zaya", num_processes=2)
     assert masked["dynamic_sampling"]["active"] is True and masked["dynamic_sampling"]["refill"] is False
     unknown = recipe_in_effect(args, None)["router_replay"]  # model type known only at load: not asked for yet
     assert unknown["requested"] is False and "unknown" in unknown["why"]
+
+
+def test_masking_without_refills_says_what_it_changes_per_loss_type(tmp_path):
+    """dr_grpo-style normalisers ignore the mask, and a zero-spread group's advantages are 0: masking it
+    without refills changes no gradient (an error) unless a KL or entropy term is there to remove."""
+    def row(**kw):
+        return recipe_in_effect(_args(tmp_path, dynamic_sampling=True, dynamic_sampling_max_refills=0, **kw), "zaya")["dynamic_sampling"]
+
+    for loss_type in ("dr_grpo", "grpo"):
+        idle = row(loss_type=loss_type, beta=0.0)
+        assert idle["requested"] and not idle["active"] and "changes no gradient" in idle["why"]
+        problems = inactive_problems({"dynamic_sampling": idle}, None)
+        assert problems and problems[0][0] == "dynamic_sampling" and "dynamic_sampling_max_refills > 0" in problems[0][1]
+        assert inactive_problems({"dynamic_sampling": idle}, ["dynamic_sampling"]) == []
+    kl = row(loss_type="dr_grpo", beta=0.04)
+    assert kl["active"] and "only their KL term" in kl["why"]
+    assert "entropy bonus" in row(loss_type="dr_grpo", beta=0.0, entropy_coef=0.01)["why"]
+    assert row(loss_type="bnpo", beta=0.0)["active"]  # the token mean then averages over the kept groups only
 
 
 # What the report uses per stage (§IV-B). zaya1-8b.yaml samples through vllm rollout engines shared by the

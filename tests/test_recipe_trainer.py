@@ -143,3 +143,27 @@ def test_dppo_masks_tokens_when_the_policy_moves_and_masked_tokens_get_no_gradie
     expected = -adv * ratio * scale
     assert (state.logps.grad[~state.keep & mask] == 0).all()
     assert torch.allclose(state.logps.grad[kept], expected[kept], rtol=1e-4, atol=1e-7)
+
+
+@pytest.mark.slow
+def test_masking_without_refills_changes_no_weight_under_dr_grpo(tmp_path):
+    """Why dynamic sampling with 0 refills under dr_grpo and beta 0 is a load-time error (recipe/effect.py):
+    a zero-spread group's advantages are 0 and dr_grpo's normaliser ignores the mask, so the run is the same.
+    Under bnpo (a token-mean over the mask) the same masking does change the update."""
+    def run(dynamic_sampling: bool, loss_type: str) -> list[torch.Tensor]:
+        torch.manual_seed(0)
+        model, tok = build_tiny_policy()
+        args = _args(tmp_path / f"{loss_type}{dynamic_sampling}", loss_type=loss_type, beta=0.0, advantage_estimator="maxrl",
+                     dynamic_sampling=dynamic_sampling, dynamic_sampling_max_refills=0, learning_rate=1e-2,
+                     allow_inactive=["dynamic_sampling"] if dynamic_sampling else None)
+        trainer = CascadeGRPOTrainer(model=model, reward_funcs=[_reward], args=args, train_dataset=_stream(), processing_class=tok)
+        trainer.train()
+        if dynamic_sampling:  # the even tasks' groups were really masked
+            assert max(h.get("dynamic_sampling/dropped_frac", 0) for h in trainer.state.log_history) > 0
+        return [p.detach().clone() for p in model.parameters()]
+
+    masked, unmasked = run(True, "dr_grpo"), run(False, "dr_grpo")
+    assert any(not torch.equal(p, q) for p, q in zip(masked, build_tiny_policy()[0].parameters())), "nothing trained"
+    assert all(torch.equal(p, q) for p, q in zip(masked, unmasked))
+    bnpo_masked, bnpo_unmasked = run(True, "bnpo"), run(False, "bnpo")
+    assert any(not torch.equal(p, q) for p, q in zip(bnpo_masked, bnpo_unmasked))

@@ -136,8 +136,9 @@ def _stage_config(tmp_path: Path, max_steps: int) -> CascadeConfig:
                     "trainer": {"max_steps": max_steps, "save_steps": 2, "per_device_train_batch_size": 8, "num_generations": 4,
                                 "max_completion_length": 6, "learning_rate": 1e-3, "weight_decay": 0.5,
                                 "allow_inactive": ["dppo"], "save_total_limit": 3,
-                                # refills draw through a 64-row shuffle buffer, i.e. prompts drawn long before
-                                "dynamic_sampling_max_refills": 0}}],
+                                # refills draw through a 64-row shuffle buffer, i.e. prompts drawn long before;
+                                # without refills dynamic sampling changes nothing under dr_grpo
+                                "dynamic_sampling": False}}],
     })
 
 

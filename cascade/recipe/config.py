@@ -59,7 +59,9 @@ class CascadeGRPOConfig(GRPOConfig):
         default=3,
         metadata={
             "help": "Most extra generation rounds per batch for dynamic sampling; groups still zero-spread after "
-            "the cap are kept with zero advantage and zero loss mask. 0 = drop without refilling."
+            "the cap are kept with zero advantage and zero loss mask. 0 = drop without refilling, which under a "
+            "loss_type whose normaliser ignores the mask (grpo, dr_grpo) removes only the groups' KL / entropy terms, "
+            "and with neither changes nothing (a load-time error)."
         },
     )
     length_bonus_c: float = field(
