@@ -35,7 +35,7 @@ def test_yaml_calibration_places_each_env_where_the_policy_passes_half(tmp_path:
     stage = cfg.stage("rl")
     kind = get_stage_kind(stage.kind)
     specs = env_specs(kind, stage)
-    curriculum = build_curriculum(stage, kind, [s.id for s in specs])
+    curriculum = build_curriculum(stage, kind, specs)
     stream = TaskStream(specs, curriculum=curriculum)
     settings = calibration_settings(stage, kind)
     drawn: dict[str, object] = {}

@@ -115,7 +115,7 @@ def test_curriculum_calibration_samples_through_the_engine(counting, tmp_path):
     stage, model, tok = cfg.stages[0], *build_tiny_policy()
     kind = get_stage_kind(stage.kind)
     specs = env_specs(kind, stage)
-    curriculum = build_curriculum(stage, kind, [s.id for s in specs])
+    curriculum = build_curriculum(stage, kind, specs)
     stream = TaskStream(specs, curriculum=curriculum)
     sampler = stage_sampler(stage.generation, None, model, tok)
     placed = calibrate_stage(curriculum, calibration_settings(stage, kind), stream, sampler, tok, LocalVerifierPool())
