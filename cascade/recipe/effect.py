@@ -111,23 +111,25 @@ def _dynamic_sampling(args: Any, num_processes: int) -> dict[str, Any]:
     if not args.dynamic_sampling:
         return _row(False, False, "dynamic_sampling", "dynamic_sampling=false", refill=False)
     refills = args.dynamic_sampling_max_refills
+    active = True
     if refills:
         ranks = f", in lockstep on {num_processes} processes" if num_processes > 1 else ""
         why = f"zero-spread groups are refilled from fresh prompts (<= {refills} rounds{ranks})"
-        return _row(True, True, "dynamic_sampling", why, spread_on=spread_on, refill=True)
-    if args.loss_type not in _MASK_FREE_NORMALISERS:
+    elif args.loss_type not in _MASK_FREE_NORMALISERS:
         why = f"zero-spread groups are masked (dynamic_sampling_max_refills=0): loss_type={args.loss_type} then averages over the rest"
-        return _row(True, True, "dynamic_sampling", why, spread_on=spread_on, refill=False)
-    # A zero-spread group's advantages are 0, so its policy-gradient term is 0 masked or not; this
-    # normaliser does not count the mask, so masking removes only the group's additive terms.
-    extra = [t for t, on in (("KL", args.beta > 0), ("entropy bonus", args.entropy_coef != 0 or args.use_adaptive_entropy)) if on]
-    if not extra:
-        why = (f"with dynamic_sampling_max_refills=0 and loss_type={args.loss_type}, masking a zero-spread group changes no "
-               "gradient (its advantages are 0 and the normaliser ignores the mask); set dynamic_sampling_max_refills > 0")
-        return _row(False, True, "dynamic_sampling", why, spread_on=spread_on, refill=False)
-    why = (f"zero-spread groups are masked (dynamic_sampling_max_refills=0); under loss_type={args.loss_type} that removes "
-           f"only their {' and '.join(extra)} term (an all-zero batch then has none)")
-    return _row(True, True, "dynamic_sampling", why, spread_on=spread_on, refill=False)
+    else:
+        # A zero-spread group's advantages are 0, so its policy-gradient term is 0 masked or not; this
+        # normaliser does not count the mask, so masking removes only the group's additive terms.
+        extra = [t for t, on in (("KL", args.beta > 0), ("entropy bonus", args.entropy_coef != 0 or args.use_adaptive_entropy)) if on]
+        active = bool(extra)
+        if active:
+            why = (f"zero-spread groups are masked (dynamic_sampling_max_refills=0); under loss_type={args.loss_type} that "
+                   f"removes only their {' and '.join(extra)} term (an all-zero batch then has none)")
+        else:
+            why = (f"with dynamic_sampling_max_refills=0 and loss_type={args.loss_type}, masking a zero-spread group changes "
+                   "no gradient (its advantages are 0 and the normaliser ignores the mask); set dynamic_sampling_max_refills "
+                   "> 0 or dynamic_sampling: false")
+    return _row(active, True, "dynamic_sampling", why, spread_on=spread_on, refill=refills > 0)
 
 
 def _length_bonus(args: Any) -> dict[str, Any]:
