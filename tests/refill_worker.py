@@ -65,6 +65,10 @@ def main(out_path: str) -> None:
         }
     with open(out_path, "w") as f:
         json.dump(report, f)
+    # gloo's threads outlive an undestroyed process group and abort the interpreter at exit
+    # ("terminate called without an active exception", rc -6) on some runs
+    trainer.accelerator.wait_for_everyone()
+    trainer.accelerator.end_training()
 
 
 if __name__ == "__main__":
