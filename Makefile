@@ -29,8 +29,10 @@ setup: $(STAMP) system-deps
 demo: setup
 	$(VENV)/bin/cascade run configs/tiny.yaml
 
+# Two pytest-xdist workers, one test file each at a time (module fixtures such as the tiny cascade
+# run once): the Ray and subprocess tests leave a core idle about half the time on 2 cores.
 test: setup
-	$(VENV)/bin/python -m pytest -q --durations=15
+	$(VENV)/bin/python -m pytest -q -n 2 --dist loadfile --durations=15
 
 clean:
 	rm -rf runs .pytest_cache

@@ -12,17 +12,18 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from verifiers.base import get_verifier, verify_safely
-from verifiers.sandbox import SandboxConfig
 from verifiers.sandbox.judge import extract_code, outputs_match, values_match
 from verifiers.sandbox.mounts import find_bwrap
 
 needs_bwrap = pytest.mark.skipif(find_bwrap() is None, reason="bubblewrap is not installed")
-FAST = {"time_limit_s": 1.0, "wall_slack_s": 0.5, "memory_limit_mb": 128}
+# A uid range of its own: the leftover check sees this module's sandboxes only, not those of tests
+# running at the same time on the other pytest-xdist worker.
+FAST = {"time_limit_s": 1.0, "wall_slack_s": 0.5, "memory_limit_mb": 128, "uid_base": 310_000, "uid_span": 10_000}
 ADD = {"inputs": ["1 2\n", "3 4\n"], "outputs": ["3\n", "7\n"]}
 
 
 def _sandbox_pids() -> set[int]:
-    base, span = SandboxConfig.uid_base, SandboxConfig.uid_span
+    base, span = FAST["uid_base"], FAST["uid_span"]
     pids = set()
     for entry in os.scandir("/proc"):
         if entry.name.isdigit():

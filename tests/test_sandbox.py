@@ -14,8 +14,11 @@ from verifiers.sandbox.mounts import find_bwrap
 
 pytestmark = pytest.mark.skipif(find_bwrap() is None, reason="bubblewrap is not installed")
 
+# A uid range of its own: the leftover check below then sees this module's processes only, not
+# those of sandboxes that tests on the other pytest-xdist worker run at the same time.
 CFG = SandboxConfig(time_limit_s=1.0, wall_slack_s=0.5, memory_limit_mb=64, max_processes=12,
-                    stdout_limit_bytes=64 << 10, tmpfs_mb=4, file_size_mb=2, starved_wall_factor=2.0)
+                    stdout_limit_bytes=64 << 10, tmpfs_mb=4, file_size_mb=2, starved_wall_factor=2.0,
+                    uid_base=300_000, uid_span=10_000)
 # The longest a CPU-bound run may take: a program starved of CPU by a loaded machine gets
 # up to starved_wall_factor x the wall deadline, then is an infra failure, not a timeout.
 LONGEST_S = CFG.wall_deadline_s * CFG.starved_wall_factor + 1.5
