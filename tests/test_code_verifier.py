@@ -4,12 +4,11 @@ limits, and forged passes. Runs real sandboxes with small limits."""
 from __future__ import annotations
 
 import json
-import os
-import time
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from sandbox_leftovers import no_sandbox_leftovers
 
 from verifiers.base import get_verifier, verify_safely
 from verifiers.sandbox.judge import extract_code, outputs_match, values_match
@@ -22,25 +21,10 @@ FAST = {"time_limit_s": 1.0, "wall_slack_s": 0.5, "memory_limit_mb": 128, "uid_b
 ADD = {"inputs": ["1 2\n", "3 4\n"], "outputs": ["3\n", "7\n"]}
 
 
-def _sandbox_pids() -> set[int]:
-    base, span = FAST["uid_base"], FAST["uid_span"]
-    pids = set()
-    for entry in os.scandir("/proc"):
-        if entry.name.isdigit():
-            try:
-                if base <= entry.stat().st_uid < base + span:
-                    pids.add(int(entry.name))
-            except FileNotFoundError:
-                continue
-    return pids
-
-
 @pytest.fixture(autouse=True)
 def verifying_leaves_no_process_behind():
-    before = _sandbox_pids()
-    yield
-    time.sleep(0.05)
-    assert _sandbox_pids() - before == set()
+    with no_sandbox_leftovers(FAST["uid_base"], FAST["uid_span"]):
+        yield
 
 
 def py(src: str) -> str:

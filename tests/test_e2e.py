@@ -18,6 +18,11 @@ STAGES = ["sft", "reasoning_warmup", "rlve_curriculum", "math_code_rl", "behavio
 VERIFIER_REASONS = {"correct", "wrong_answer", "no_answer", "hedged", "no_code", "bad_format", "constraint_failed"}
 
 
+# keep_checkpoints: the resume test restarts a copy of the tiny run from behavioral_rl's checkpoint-2.
+# 60 SFT steps instead of 150: what these tests check needs no trained policy (CI time)
+TINY_RUN_SETS = ("--set", "keep_checkpoints=true", "--set", "stages.sft.trainer.max_steps=60")
+
+
 def cascade(*args: str, timeout: int = 600) -> subprocess.CompletedProcess:
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     return subprocess.run(
@@ -29,10 +34,7 @@ def cascade(*args: str, timeout: int = 600) -> subprocess.CompletedProcess:
 def tiny_run(tmp_path_factory, request):
     root = Path(request.config.rootdir)
     run_dir = tmp_path_factory.mktemp("tiny") / "run"
-    # keep_checkpoints: the resume test below restarts a copy of this run from behavioral_rl's checkpoint-2.
-    # 60 SFT steps instead of 150: what these tests check needs no trained policy (CI time)
-    proc = cascade("run", str(root / "configs" / "tiny.yaml"), "--set", f"run_dir={run_dir}",
-                   "--set", "keep_checkpoints=true", "--set", "stages.sft.trainer.max_steps=60")
+    proc = cascade("run", str(root / "configs" / "tiny.yaml"), "--set", f"run_dir={run_dir}", *TINY_RUN_SETS)
     assert proc.returncode == 0, proc.stderr[-4000:]
     return root, run_dir, proc
 
@@ -87,8 +89,7 @@ def test_rerun_redoes_nothing(tiny_run):
     before = manifest(run_dir)["stages"]
     mtimes = {n: Path(before[n]["checkpoint"], "model.safetensors").stat().st_mtime for n in STAGES}
     evals_mtime = (run_dir / "evals.json").stat().st_mtime_ns
-    proc = cascade("run", str(root / "configs" / "tiny.yaml"), "--set", f"run_dir={run_dir}",
-                   "--set", "keep_checkpoints=true", "--set", "stages.sft.trainer.max_steps=60")
+    proc = cascade("run", str(root / "configs" / "tiny.yaml"), "--set", f"run_dir={run_dir}", *TINY_RUN_SETS)
     assert proc.returncode == 0, proc.stderr[-4000:]
     assert proc.stderr.count("done already, skipped") == len(STAGES)
     after = manifest(run_dir)["stages"]

@@ -8,6 +8,7 @@ import socket
 import time
 
 import pytest
+from sandbox_leftovers import no_sandbox_leftovers
 
 from verifiers.sandbox import SandboxConfig, run_python
 from verifiers.sandbox.mounts import find_bwrap
@@ -30,24 +31,10 @@ def no_credit_timeout(r) -> bool:
     return status == "timeout" or (status == "sandbox_error" and r.infra_error.startswith("starved"))
 
 
-def _sandbox_pids(cfg: SandboxConfig = CFG) -> list[int]:
-    pids = []
-    for entry in os.scandir("/proc"):
-        if entry.name.isdigit():
-            try:
-                if cfg.uid_base <= entry.stat().st_uid < cfg.uid_base + cfg.uid_span:
-                    pids.append(int(entry.name))
-            except FileNotFoundError:
-                continue
-    return pids
-
-
 @pytest.fixture(autouse=True)
 def no_leftovers():
-    before = set(_sandbox_pids())
-    yield
-    time.sleep(0.05)
-    assert set(_sandbox_pids()) - before == set(), "a sandboxed process (or zombie) outlived its run"
+    with no_sandbox_leftovers(CFG.uid_base, CFG.uid_span):
+        yield
 
 
 def run(src: str, stdin: bytes = b"", cfg: SandboxConfig = CFG):
